@@ -1,0 +1,63 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/anchorscan/anchorscan/scan"
+	"github.com/anchorscan/anchorscan/store"
+)
+
+func scanCmd(e *env) *cobra.Command {
+	var configPath, dbPath string
+	var sources []string
+	cmd := &cobra.Command{
+		Use:   "scan",
+		Short: "Snapshot the configured sources into the database and classify every identity",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if configPath == "" {
+				return usageError{fmt.Errorf("--config is required")}
+			}
+			cfg, err := scan.LoadConfig(configPath)
+			if err != nil {
+				return err
+			}
+			srcs, err := cfg.Sources(sources)
+			if err != nil {
+				return err
+			}
+			db, err := store.Open(cmd.Context(), dbPath)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			org := ""
+			if cfg.Okta != nil {
+				org = cfg.Okta.OrgURL
+			}
+			p := newProgress(e.stderr)
+			res, err := scan.Run(cmd.Context(), db, srcs, scan.Options{
+				ToolVersion: toolVersion(), OktaOrg: org, OnPage: p.page, Logger: e.log,
+			})
+			p.done()
+			if res != nil {
+				fmt.Fprintf(e.stdout, "Snapshot %d in %s\n\n", res.Snapshot, dbPath)
+				printSummary(e.stdout, res)
+			}
+			if err != nil {
+				return err
+			}
+			if !res.Complete() {
+				return fmt.Errorf("snapshot %d is partial: a source did not finish (see the table above); plan will refuse it", res.Snapshot)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&configPath, "config", "", "config file naming the sources (see `anchorscan sim serve`)")
+	f.StringVar(&dbPath, "db", "anchorscan.db", "database file")
+	f.StringSliceVar(&sources, "sources", nil, "sources to scan: okta,entra,ad (default: every configured one)")
+	return cmd
+}

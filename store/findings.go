@@ -1,0 +1,126 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+
+	"github.com/anchorscan/anchorscan/scan/classify"
+)
+
+// SaveFindings replaces the findings of a snapshot with res, in one transaction.
+func (db *DB) SaveFindings(ctx context.Context, id SnapshotID, res classify.Result) error {
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		for _, q := range []string{`DELETE FROM findings WHERE snapshot_id = ?`, `DELETE FROM org_findings WHERE snapshot_id = ?`} {
+			if _, err := tx.ExecContext(ctx, q, id); err != nil {
+				return err
+			}
+		}
+		err := insert(ctx, tx, len(res.Identities), `INSERT INTO findings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, func(i int) []any {
+			f := &res.Identities[i]
+			detail, _ := json.Marshal(f) // Finding holds only strings, bools, ints and slices of them
+			return []any{id, i, string(f.Scenario), string(f.Severity), f.UPN, f.EntraUserID, f.OktaUserID, f.ADObjectGUID,
+				f.EntraAnchor, f.OktaAnchor, string(detail)}
+		})
+		if err != nil {
+			return fmt.Errorf("findings: %w", err)
+		}
+		return insert(ctx, tx, len(res.Org), `INSERT INTO org_findings VALUES (?, ?, ?, ?)`, func(i int) []any {
+			o := res.Org[i]
+			return []any{id, string(o.Code), string(o.Severity), o.Explanation}
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("save findings of snapshot %d: %w", id, err)
+	}
+	return nil
+}
+
+// Findings reads the findings of a snapshot in the order they were saved.
+func (db *DB) Findings(ctx context.Context, id SnapshotID) (classify.Result, error) {
+	var res classify.Result
+	rows, err := db.sql.QueryContext(ctx, `SELECT detail FROM findings WHERE snapshot_id = ? ORDER BY seq`, id)
+	if err != nil {
+		return res, fmt.Errorf("read findings of snapshot %d: %w", id, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var detail []byte
+		if err := rows.Scan(&detail); err != nil {
+			return res, err
+		}
+		var f classify.Finding
+		if err := json.Unmarshal(detail, &f); err != nil {
+			return res, fmt.Errorf("snapshot %d: finding %d is corrupt: %w", id, len(res.Identities), err)
+		}
+		res.Identities = append(res.Identities, f)
+	}
+	if err := rows.Err(); err != nil {
+		return res, err
+	}
+	orgRows, err := db.sql.QueryContext(ctx, `SELECT code, severity, explanation FROM org_findings WHERE snapshot_id = ? ORDER BY code`, id)
+	if err != nil {
+		return res, fmt.Errorf("read org findings of snapshot %d: %w", id, err)
+	}
+	defer orgRows.Close()
+	for orgRows.Next() {
+		var o classify.OrgFinding
+		var code, sev string
+		if err := orgRows.Scan(&code, &sev, &o.Explanation); err != nil {
+			return res, err
+		}
+		o.Code, o.Severity = classify.OrgCode(code), classify.Severity(sev)
+		res.Org = append(res.Org, o)
+	}
+	return res, orgRows.Err()
+}
+
+// AnchorHolder is a record that holds an ImmutableID value.
+type AnchorHolder struct {
+	Source string // "entra", "okta", "ad"
+	ID     string // Entra object id, Okta user id, AD distinguished name
+	Name   string // UPN or login
+	Field  string // which attribute holds it
+}
+
+// AnchorHolders finds every record of a snapshot whose anchor attribute equals
+// value exactly (Entra compares case-sensitively, so this does too).
+func (db *DB) AnchorHolders(ctx context.Context, id SnapshotID, value string, rawGUIDs [][]byte) ([]AnchorHolder, error) {
+	var out []AnchorHolder
+	query := func(q string, args []any, src, field string) error {
+		rows, err := db.sql.QueryContext(ctx, q, args...)
+		if err != nil {
+			return fmt.Errorf("look up %s: %w", src, err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			h := AnchorHolder{Source: src, Field: field}
+			if err := rows.Scan(&h.ID, &h.Name); err != nil {
+				return err
+			}
+			out = append(out, h)
+		}
+		return rows.Err()
+	}
+	if err := query(`SELECT id, upn FROM entra_users WHERE snapshot_id = ? AND immutable_id = ? ORDER BY id`,
+		[]any{id, value}, "entra", "onPremisesImmutableId"); err != nil {
+		return nil, err
+	}
+	if err := query(`SELECT au.user_id, au.user_name FROM okta_app_users au JOIN okta_apps a ON a.snapshot_id = au.snapshot_id AND a.id = au.app_id
+		WHERE au.snapshot_id = ? AND a.name = 'office365' AND au.immutable_id = ? ORDER BY au.user_id`,
+		[]any{id, value}, "okta", "office365 profile.immutableId"); err != nil {
+		return nil, err
+	}
+	for _, raw := range rawGUIDs {
+		if err := query(`SELECT dn, upn FROM ad_users WHERE snapshot_id = ? AND object_guid = ? ORDER BY dn`,
+			[]any{id, raw}, "ad", "objectGUID"); err != nil {
+			return nil, err
+		}
+		if err := query(`SELECT dn, upn FROM ad_users WHERE snapshot_id = ? AND consistency_guid = ? ORDER BY dn`,
+			[]any{id, raw}, "ad", "mS-DS-ConsistencyGuid"); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}

@@ -152,7 +152,7 @@ func (c *Config) Sources(names []string) ([]Source, error) {
 func (e *EntraConfig) credential() (azcore.TokenCredential, error) {
 	switch {
 	case e.Token != "":
-		return entra.StaticToken(e.Token), nil
+		return entra.NewStaticToken(e.Token), nil
 	case e.ClientSecret != "":
 		return azidentity.NewClientSecretCredential(e.TenantID, e.ClientID, e.ClientSecret, nil)
 	default:

@@ -124,7 +124,7 @@ func SimSources(s *sim.Servers) ([]scan.Source, error) {
 	}
 	var tenantID string
 	s.State.Read(func(t *sim.Tenant) { tenantID = t.Entra.TenantID })
-	entraSrc, err := entra.New(entra.Config{TenantID: tenantID, BaseURL: s.GraphURL, Credential: entra.StaticToken(s.GraphToken), HTTPClient: s.HTTPClient()})
+	entraSrc, err := entra.New(entra.Config{TenantID: tenantID, BaseURL: s.GraphURL, Credential: entra.NewStaticToken(s.GraphToken), HTTPClient: s.HTTPClient()})
 	if err != nil {
 		return nil, err
 	}

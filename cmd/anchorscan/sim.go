@@ -55,14 +55,7 @@ simulator's CA certificate beside it. Stop it with Ctrl-C.`,
 			if err := os.WriteFile(caPath, servers.CACertPEM, 0o600); err != nil {
 				return fmt.Errorf("write CA certificate: %w", err)
 			}
-			var tenantID string
-			servers.State.Read(func(t *sim.Tenant) { tenantID = t.Entra.TenantID })
-			cfg := &scan.Config{
-				Okta:  &scan.OktaConfig{OrgURL: servers.OktaURL, Token: servers.OktaToken, CAFile: caPath},
-				Entra: &scan.EntraConfig{TenantID: tenantID, GraphURL: servers.GraphURL, Token: servers.GraphToken, CAFile: caPath},
-				AD:    &scan.ADConfig{URL: servers.LDAPURL, BindDN: servers.LDAPBindDN, Password: servers.LDAPPassword, CAFile: caPath},
-			}
-			if err := scan.WriteConfig(configPath, cfg); err != nil {
+			if err := scan.WriteConfig(configPath, demo.SimConfig(servers, caPath)); err != nil {
 				return fmt.Errorf("write config: %w", err)
 			}
 			fmt.Fprintf(e.stdout, "Okta:  %s\nGraph: %s\nLDAP:  %s\nConfig written to %s (CA %s).\nTry: anchorscan scan --config %s\nServing until interrupted.\n",

@@ -134,3 +134,15 @@ func SimSources(s *sim.Servers) ([]scan.Source, error) {
 	}
 	return []scan.Source{oktaSrc, entraSrc, adSrc}, nil
 }
+
+// SimConfig is the scan configuration that reaches the simulator s, trusting
+// the CA certificate written at caPath.
+func SimConfig(s *sim.Servers, caPath string) *scan.Config {
+	var tenantID string
+	s.State.Read(func(t *sim.Tenant) { tenantID = t.Entra.TenantID })
+	return &scan.Config{
+		Okta:  &scan.OktaConfig{OrgURL: s.OktaURL, Token: s.OktaToken, CAFile: caPath},
+		Entra: &scan.EntraConfig{TenantID: tenantID, GraphURL: s.GraphURL, Token: s.GraphToken, CAFile: caPath},
+		AD:    &scan.ADConfig{URL: s.LDAPURL, BindDN: s.LDAPBindDN, Password: s.LDAPPassword, CAFile: caPath},
+	}
+}

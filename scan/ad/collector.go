@@ -1,0 +1,360 @@
+package ad
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/go-ldap/ldap/v3"
+
+	"github.com/anchorscan/anchorscan/scan/record"
+)
+
+// DefaultPageSize is the page size the collector asks for: AD's default
+// MaxPageSize, above which a domain controller returns no more per page.
+const DefaultPageSize = 1000
+
+// UserFilter selects user accounts (people, not computers, which are also of
+// class user) the way AD administrators and Entra Connect do.
+const UserFilter = "(&(objectCategory=person)(objectClass=user))"
+
+// userAttributes are the attributes read per user.
+var userAttributes = []string{
+	"objectGUID", "mS-DS-ConsistencyGuid", "objectSid", "userPrincipalName", "sAMAccountName",
+	"mail", "distinguishedName", "userAccountControl", "whenChanged", "uSNChanged",
+}
+
+// Config says which directory to read and how.
+type Config struct {
+	// URL is ldap://host[:port] or ldaps://host[:port].
+	URL string
+	// StartTLS upgrades an ldap:// connection with the StartTLS operation
+	// before binding, so the password never crosses the wire in clear.
+	StartTLS bool
+	// TLSConfig verifies the server for ldaps:// and StartTLS; nil means the
+	// system roots. ServerName defaults to the URL's host.
+	TLSConfig *tls.Config
+	// BindDN and Password are a simple bind: AD reads nothing anonymously.
+	BindDN, Password string
+	// BaseDNs are the naming contexts to read; empty means the rootDSE's
+	// defaultNamingContext.
+	BaseDNs []string
+	// PageSize of the paged results control; 0 means DefaultPageSize.
+	PageSize uint32
+	// Domains optionally names the DNS domain of a base DN; otherwise it is
+	// derived from the DN's DC= components.
+	Domains map[string]string
+}
+
+// Collector reads one AD forest's users.
+type Collector struct {
+	cfg     Config
+	network string // host:port to dial
+	host    string
+	ldaps   bool
+}
+
+// New checks cfg and returns a collector; it does not connect.
+func New(cfg Config) (*Collector, error) {
+	u, err := url.Parse(cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("ad: URL %q: %w", cfg.URL, err)
+	}
+	c := &Collector{cfg: cfg, host: u.Hostname()}
+	port := u.Port()
+	switch strings.ToLower(u.Scheme) {
+	case "ldap":
+		if port == "" {
+			port = "389"
+		}
+	case "ldaps":
+		if port == "" {
+			port = "636"
+		}
+		c.ldaps = true
+	default:
+		return nil, fmt.Errorf("ad: URL %q: scheme must be ldap or ldaps", cfg.URL)
+	}
+	if c.host == "" {
+		return nil, fmt.Errorf("ad: URL %q has no host", cfg.URL)
+	}
+	if cfg.StartTLS && c.ldaps {
+		return nil, fmt.Errorf("ad: URL %q is already ldaps; StartTLS applies to ldap:// only", cfg.URL)
+	}
+	if cfg.BindDN == "" || cfg.Password == "" {
+		// go-ldap would send an unauthenticated bind, which AD accepts and
+		// then refuses every search with a confusing operationsError.
+		return nil, errors.New("ad: BindDN and Password are required")
+	}
+	for _, base := range cfg.BaseDNs {
+		if _, err := ldap.ParseDN(base); err != nil || base == "" {
+			return nil, fmt.Errorf("ad: base DN %q is not a DN: %v", base, err)
+		}
+	}
+	if c.cfg.PageSize == 0 {
+		c.cfg.PageSize = DefaultPageSize
+	}
+	c.network = net.JoinHostPort(c.host, port)
+	return c, nil
+}
+
+// Name is the source this collector reads.
+func (c *Collector) Name() record.Source { return record.SourceAD }
+
+// Collect reads the rootDSE and every user under each base DN, writing one
+// batch per page to sink. On error, the batches already written stand and
+// the error says where the collection stopped.
+func (c *Collector) Collect(ctx context.Context, sink record.Sink) (record.Stats, error) {
+	stats := record.Stats{Counts: map[string]int{"domains": 0, "users": 0}}
+	conn, err := c.connect(ctx, &stats)
+	if err != nil {
+		return stats, err
+	}
+	defer conn.Close()
+	// go-ldap's operations do not take a context: closing the connection is
+	// what unblocks a read when ctx ends.
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+
+	bases, err := c.baseDNs(ctx, conn, &stats)
+	if err != nil {
+		return stats, err
+	}
+	for _, base := range bases {
+		domain, err := c.domainName(base)
+		if err != nil {
+			return stats, err
+		}
+		if err := c.collectBase(ctx, conn, record.ADDomain{Name: domain, BaseDN: base}, sink, &stats); err != nil {
+			return stats, err
+		}
+		stats.Counts["domains"]++
+	}
+	return stats, nil
+}
+
+// connect dials, starts TLS as configured and binds.
+func (c *Collector) connect(ctx context.Context, stats *record.Stats) (*ldap.Conn, error) {
+	var d net.Dialer
+	raw, err := d.DialContext(ctx, "tcp", c.network)
+	if err != nil {
+		return nil, fmt.Errorf("ad: connect to %s: %w", c.network, err)
+	}
+	if c.ldaps {
+		tc := tls.Client(raw, c.tlsConfig())
+		if err := tc.HandshakeContext(ctx); err != nil {
+			raw.Close()
+			return nil, fmt.Errorf("ad: TLS handshake with %s: %w", c.network, err)
+		}
+		raw = tc
+	}
+	conn := ldap.NewConn(raw, c.ldaps)
+	conn.Start()
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	fail := func(err error) (*ldap.Conn, error) {
+		conn.Close()
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return nil, fmt.Errorf("ad: %s: %w", c.network, ctxErr)
+		}
+		return nil, err
+	}
+	if c.cfg.StartTLS {
+		stats.Requests++
+		if err := conn.StartTLS(c.tlsConfig()); err != nil {
+			return fail(fmt.Errorf("ad: StartTLS with %s: %w", c.network, err))
+		}
+	}
+	stats.Requests++
+	if err := conn.Bind(c.cfg.BindDN, c.cfg.Password); err != nil {
+		if ldap.IsErrorWithCode(err, ldap.LDAPResultInvalidCredentials) {
+			return fail(fmt.Errorf("ad: bind as %q to %s: invalid credentials (wrong password, or the account is locked, disabled or expired): %w", c.cfg.BindDN, c.network, err))
+		}
+		return fail(fmt.Errorf("ad: bind as %q to %s: %w", c.cfg.BindDN, c.network, err))
+	}
+	return conn, nil
+}
+
+func (c *Collector) tlsConfig() *tls.Config {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if c.cfg.TLSConfig != nil {
+		cfg = c.cfg.TLSConfig.Clone()
+	}
+	if cfg.ServerName == "" {
+		cfg.ServerName = c.host
+	}
+	return cfg
+}
+
+// baseDNs are the configured ones, else the rootDSE's defaultNamingContext.
+// The rootDSE is read either way: it is how a wrong server shows itself
+// (no naming contexts) before any user search.
+func (c *Collector) baseDNs(ctx context.Context, conn *ldap.Conn, stats *record.Stats) ([]string, error) {
+	stats.Requests++
+	res, err := conn.Search(ldap.NewSearchRequest("", ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false,
+		"(objectClass=*)", []string{"defaultNamingContext", "namingContexts", "dnsHostName"}, nil))
+	if err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return nil, fmt.Errorf("ad: read rootDSE of %s: %w", c.network, ctxErr)
+		}
+		return nil, fmt.Errorf("ad: read rootDSE of %s: %w", c.network, err)
+	}
+	if len(c.cfg.BaseDNs) > 0 {
+		return c.cfg.BaseDNs, nil
+	}
+	if len(res.Entries) == 1 {
+		if nc := res.Entries[0].GetAttributeValue("defaultNamingContext"); nc != "" {
+			return []string{nc}, nil
+		}
+	}
+	return nil, fmt.Errorf("ad: rootDSE of %s has no defaultNamingContext; set BaseDNs", c.network)
+}
+
+// domainName is the configured DNS name of base, or its DC= components
+// joined with dots.
+func (c *Collector) domainName(base string) (string, error) {
+	if name, ok := c.cfg.Domains[base]; ok && name != "" {
+		return name, nil
+	}
+	dn, err := ldap.ParseDN(base)
+	if err != nil {
+		return "", fmt.Errorf("ad: base DN %q: %w", base, err)
+	}
+	var labels []string
+	for _, rdn := range dn.RDNs {
+		for _, atv := range rdn.Attributes {
+			if strings.EqualFold(atv.Type, "DC") {
+				labels = append(labels, atv.Value)
+			}
+		}
+	}
+	if len(labels) == 0 {
+		return "", fmt.Errorf("ad: base DN %q has no DC= components to derive a DNS domain from; name it in Domains", base)
+	}
+	return strings.ToLower(strings.Join(labels, ".")), nil
+}
+
+// collectBase pages through the users under one base DN, one batch per page.
+func (c *Collector) collectBase(ctx context.Context, conn *ldap.Conn, domain record.ADDomain, sink record.Sink, stats *record.Stats) error {
+	paging := ldap.NewControlPaging(c.cfg.PageSize)
+	req := ldap.NewSearchRequest(domain.BaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
+		UserFilter, userAttributes, []ldap.Control{paging})
+	received := 0
+	for page := 1; ; page++ {
+		batch := record.Batch{}
+		if page == 1 {
+			batch.ADDomains = []record.ADDomain{domain}
+		}
+		stats.Requests++
+		cookie, err := c.readPage(ctx, conn, req, domain, &batch, &received)
+		if err != nil {
+			switch {
+			case ctx.Err() != nil:
+				return fmt.Errorf("ad: search of %s stopped after %d entries: %w", domain.BaseDN, received, ctx.Err())
+			case conn.IsClosing() || ldap.IsErrorWithCode(err, ldap.ErrorNetwork):
+				return fmt.Errorf("ad: connection to %s lost during the search of %s after %d entries (page %d): %w",
+					c.network, domain.BaseDN, received, page, err)
+			}
+			return fmt.Errorf("ad: search of %s, page %d: %w", domain.BaseDN, page, err)
+		}
+		if err := sink.Write(ctx, batch); err != nil {
+			return fmt.Errorf("ad: store page %d of %s: %w", page, domain.BaseDN, err)
+		}
+		stats.Counts["users"] += len(batch.ADUsers)
+		if len(cookie) == 0 {
+			return nil
+		}
+		paging.SetCookie(cookie)
+	}
+}
+
+// readPage runs one search request and streams its entries into batch. It
+// returns the cookie for the next page, empty after the last.
+func (c *Collector) readPage(ctx context.Context, conn *ldap.Conn, req *ldap.SearchRequest, domain record.ADDomain, batch *record.Batch, received *int) ([]byte, error) {
+	// A cancelled search context makes go-ldap stop without an error, so
+	// the caller checks ctx itself.
+	resp := conn.SearchAsync(ctx, req, 256)
+	var cookie []byte
+	for resp.Next() {
+		if e := resp.Entry(); e != nil {
+			*received++
+			u, err := toUser(e, domain.Name)
+			if err != nil {
+				return nil, err
+			}
+			batch.ADUsers = append(batch.ADUsers, u)
+			continue
+		}
+		if ctrl, ok := ldap.FindControl(resp.Controls(), ldap.ControlTypePaging).(*ldap.ControlPaging); ok {
+			cookie = ctrl.Cookie
+		}
+	}
+	if err := resp.Err(); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if conn.IsClosing() {
+		// The stream ended without SearchResultDone.
+		return nil, ldap.NewError(ldap.ErrorNetwork, errors.New("connection closed before the search completed"))
+	}
+	return cookie, nil
+}
+
+// toUser converts one entry, refusing binary attributes of the wrong size:
+// a truncated objectGUID would silently become a wrong ImmutableID.
+func toUser(e *ldap.Entry, domain string) (record.ADUser, error) {
+	u := record.ADUser{
+		Domain:            domain,
+		DistinguishedName: e.GetEqualFoldAttributeValue("distinguishedName"),
+		UserPrincipalName: e.GetEqualFoldAttributeValue("userPrincipalName"),
+		SAMAccountName:    e.GetEqualFoldAttributeValue("sAMAccountName"),
+		Mail:              e.GetEqualFoldAttributeValue("mail"),
+		WhenChanged:       e.GetEqualFoldAttributeValue("whenChanged"),
+	}
+	if u.DistinguishedName == "" {
+		u.DistinguishedName = e.DN
+	}
+	guids := e.GetEqualFoldRawAttributeValues("objectGUID")
+	if len(guids) != 1 {
+		return u, fmt.Errorf("AD user %s: %d objectGUID values, want exactly 1", e.DN, len(guids))
+	}
+	if len(guids[0]) != 16 {
+		return u, fmt.Errorf("AD user %s: objectGUID is %d bytes, want 16", e.DN, len(guids[0]))
+	}
+	copy(u.ObjectGUID[:], guids[0])
+	if cg := e.GetEqualFoldRawAttributeValues("mS-DS-ConsistencyGuid"); len(cg) > 0 {
+		if len(cg) != 1 || len(cg[0]) != 16 {
+			return u, fmt.Errorf("AD user %s: mS-DS-ConsistencyGuid is %d bytes in %d values, want one of 16 bytes", e.DN, len(cg[0]), len(cg))
+		}
+		u.ConsistencyGUID = append([]byte(nil), cg[0]...)
+	}
+	if sid := e.GetEqualFoldRawAttributeValue("objectSid"); len(sid) > 0 {
+		s, err := decodeSID(sid)
+		if err != nil {
+			return u, fmt.Errorf("AD user %s: objectSid: %w", e.DN, err)
+		}
+		u.ObjectSID = s
+	}
+	if v := e.GetEqualFoldAttributeValue("userAccountControl"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return u, fmt.Errorf("AD user %s: userAccountControl %q is not a number", e.DN, v)
+		}
+		u.UserAccountControl = n
+	}
+	if v := e.GetEqualFoldAttributeValue("uSNChanged"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return u, fmt.Errorf("AD user %s: uSNChanged %q is not a number", e.DN, v)
+		}
+		u.USNChanged = n
+	}
+	return u, nil
+}

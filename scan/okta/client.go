@@ -1,0 +1,167 @@
+package okta
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sync/atomic"
+
+	"github.com/okta/okta-sdk-golang/v5/okta"
+
+	"github.com/anchorscan/anchorscan/scan/record"
+)
+
+// Page sizes: Okta's maximum for each endpoint, which is also what DESIGN §4
+// asks for, so that a scan costs the fewest requests.
+const (
+	DefaultUsersPageSize    = 200
+	DefaultAppUsersPageSize = 500
+	maxUsersPageSize        = 200
+	maxAppUsersPageSize     = 500
+	appsPageSize            = 200
+	mappingsPageSize        = 200
+)
+
+// Retry budget for 429s. The SDK retries a 429 only when both are set; it
+// waits until X-Rate-Limit-Reset, capped at the back-off (seconds).
+const (
+	rateLimitMaxRetries = 5
+	rateLimitMaxBackoff = 60
+)
+
+// Config says which org to read and how.
+type Config struct {
+	// OrgURL is the org's https URL, e.g. https://contoso.okta.com; a port is
+	// kept (the fake servers listen on loopback ports).
+	OrgURL string
+	// Token is an SSWS API token. It is sent only to OrgURL.
+	Token string
+	// HTTPClient carries TLS settings (a private CA for the simulator);
+	// nil means a client with http.DefaultTransport.
+	HTTPClient *http.Client
+	// UsersPageSize is the limit of each /api/v1/users page: 1..200, 0 means 200.
+	UsersPageSize int
+	// AppUsersPageSize is the limit of each app users page: 1..500, 0 means 500.
+	AppUsersPageSize int
+}
+
+// Collector reads one Okta org. It holds no state between Collect calls
+// beyond the SDK client, so one Collector may serve several scans.
+type Collector struct {
+	orgURL           string
+	api              *okta.APIClient
+	usersPageSize    int32
+	appUsersPageSize int32
+}
+
+// New checks cfg and builds the SDK client. It sends no request.
+func New(cfg Config) (*Collector, error) {
+	u, err := url.Parse(cfg.OrgURL)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("okta: org URL %q is not an absolute URL like https://contoso.okta.com", cfg.OrgURL)
+	}
+	if u.Scheme != "https" {
+		return nil, fmt.Errorf("okta: org URL %q must use https: the API token must not travel in clear text", cfg.OrgURL)
+	}
+	if cfg.Token == "" {
+		return nil, errors.New("okta: the API token is empty")
+	}
+	users, err := pageSize("UsersPageSize", cfg.UsersPageSize, DefaultUsersPageSize, maxUsersPageSize)
+	if err != nil {
+		return nil, err
+	}
+	appUsers, err := pageSize("AppUsersPageSize", cfg.AppUsersPageSize, DefaultAppUsersPageSize, maxAppUsersPageSize)
+	if err != nil {
+		return nil, err
+	}
+
+	base := cfg.HTTPClient
+	if base == nil {
+		base = &http.Client{}
+	}
+	hc := *base // a copy: the caller's client keeps its own transport
+	next := hc.Transport
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	hc.Transport = countingTransport{next: next}
+
+	orgURL := u.Scheme + "://" + u.Host
+	conf, err := okta.NewConfiguration(
+		isolateFromAmbientConfig,
+		okta.WithOrgUrl(orgURL),
+		okta.WithToken(cfg.Token),
+		okta.WithCache(false), // a cached page would hide changes between scans
+		okta.WithHttpClientPtr(&hc),
+		okta.WithRateLimitMaxRetries(rateLimitMaxRetries),
+		okta.WithRateLimitMaxBackOff(rateLimitMaxBackoff),
+		okta.WithUserAgentExtra("anchorscan"),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("okta: configuring the SDK for %s: %w", orgURL, err)
+	}
+	// NewConfiguration keeps only the hostname of the org URL; requests must
+	// go to host:port.
+	conf.Host = u.Host
+	return &Collector{
+		orgURL:           orgURL,
+		api:              okta.NewAPIClient(conf),
+		usersPageSize:    users,
+		appUsersPageSize: appUsers,
+	}, nil
+}
+
+func pageSize(name string, v, def, maxSize int) (int32, error) {
+	switch {
+	case v == 0:
+		return int32(def), nil
+	case v < 0 || v > maxSize:
+		return 0, fmt.Errorf("okta: %s %d is outside 1..%d", name, v, maxSize)
+	}
+	return int32(v), nil
+}
+
+// isolateFromAmbientConfig runs before anchorscan's own settings.
+// NewConfiguration has already merged ~/.okta/okta.yaml, an .okta.yaml next
+// to the SDK's sources and every OKTA_* variable (envconfig maps even
+// OKTA_DEBUG, which would log the Authorization header). A scan must use only
+// what it was configured with, so all of that is reset to the defaults.
+func isolateFromAmbientConfig(c *okta.Configuration) {
+	var fresh okta.Configuration
+	c.Okta = fresh.Okta
+	c.Okta.Client.AuthorizationMode = "SSWS"
+	c.Debug = false
+	c.DefaultHeader = map[string]string{}
+	c.UserAgentExtra = ""
+	c.Host, c.Scheme = "", ""
+	c.PrivateKeySigner = nil
+	c.CacheManager = nil
+}
+
+// Name is the source this collector reads.
+func (c *Collector) Name() record.Source { return record.SourceOkta }
+
+// requestCountKey carries a run's request counter in the request context, so
+// that concurrent Collect calls on one Collector count their own requests.
+type requestCountKey struct{}
+
+// countingTransport counts every request that reaches the network, retries
+// included, for the run whose context the request carries.
+type countingTransport struct {
+	next http.RoundTripper
+}
+
+func (t countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if n, ok := r.Context().Value(requestCountKey{}).(*atomic.Int64); ok {
+		n.Add(1)
+	}
+	return t.next.RoundTrip(r)
+}
+
+// withRequestCounter returns ctx carrying a fresh counter.
+func withRequestCounter(ctx context.Context) (context.Context, *atomic.Int64) {
+	n := new(atomic.Int64)
+	return context.WithValue(ctx, requestCountKey{}, n), n
+}

@@ -45,6 +45,9 @@ type ServeOptions struct {
 	Host string
 	// OktaPort, GraphPort, LDAPPort: 0 picks a free port.
 	OktaPort, GraphPort, LDAPPort int
+	// LDAPDropAfterEntries, when positive, makes the LDAP server close the
+	// connection mid-search after that many entries: a fault for tests.
+	LDAPDropAfterEntries int
 }
 
 // Start runs the fake Okta, Graph and LDAP servers over st on loopback, all
@@ -92,7 +95,8 @@ func Start(ctx context.Context, st *State, opts ServeOptions) (*Servers, error) 
 	s.OktaURL = "https://" + oktaLn.Addr().String()
 	s.GraphURL = "https://" + graphLn.Addr().String() + "/v1.0"
 
-	s.ldap, err = NewLDAPServer(st, LDAPOptions{BindDN: s.LDAPBindDN, Password: s.LDAPPassword, TLSConfig: serverTLS})
+	s.ldap, err = NewLDAPServer(st, LDAPOptions{BindDN: s.LDAPBindDN, Password: s.LDAPPassword, TLSConfig: serverTLS,
+		DropAfterEntries: opts.LDAPDropAfterEntries})
 	if err == nil {
 		err = s.ldap.Start(net.JoinHostPort(host, fmt.Sprint(opts.LDAPPort)))
 	}

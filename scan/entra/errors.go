@@ -1,0 +1,93 @@
+package entra
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	abs "github.com/microsoft/kiota-abstractions-go"
+	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
+)
+
+// GraphError is a failed Graph call: which endpoint, the HTTP status when
+// one was received, and Graph's error code and message when the body carried
+// them. Callers branch on Status and Code; Error reads as a sentence.
+type GraphError struct {
+	Endpoint  string // e.g. "GET /users"
+	Status    int    // 0 when no response was received
+	Code      string // Graph's error.code, e.g. "InvalidAuthenticationToken"
+	Message   string // Graph's error.message, or what went wrong reading the response
+	RequestID string // Graph's request-id, for a support ticket
+	err       error  // transport or decoding cause; never an ODataError (see describe)
+}
+
+func (e *GraphError) Error() string {
+	var b strings.Builder
+	b.WriteString("entra: ")
+	b.WriteString(e.Endpoint)
+	if e.Status != 0 {
+		fmt.Fprintf(&b, ": HTTP %d", e.Status)
+	}
+	if e.Code != "" {
+		b.WriteString(" ")
+		b.WriteString(e.Code)
+	}
+	if e.Message != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Message)
+	}
+	if e.RequestID != "" {
+		fmt.Fprintf(&b, " (request-id %s)", e.RequestID)
+	}
+	return b.String()
+}
+
+// Unwrap exposes transport causes such as context.Canceled.
+func (e *GraphError) Unwrap() error { return e.err }
+
+// describe turns an SDK error into a GraphError. It never calls
+// ODataError.Error, which dereferences error.message without a nil check
+// and panics on a body that lacks it.
+func describe(endpoint string, status int, err error) error {
+	if err == nil {
+		return nil
+	}
+	ge := &GraphError{Endpoint: endpoint, Status: status}
+	var odata *odataerrors.ODataError
+	var api *abs.ApiError
+	switch {
+	case errors.As(err, &odata):
+		ge.Status = odata.ResponseStatusCode
+		if main := odata.GetErrorEscaped(); main != nil {
+			ge.Code = deref(main.GetCode())
+			ge.Message = deref(main.GetMessage())
+			if inner := main.GetInnerError(); inner != nil {
+				ge.RequestID = deref(inner.GetRequestId())
+			}
+		}
+		if ge.Code == "" && ge.Message == "" {
+			ge.Message = "error response without error.code or error.message"
+		}
+	case errors.As(err, &api):
+		ge.Status = api.ResponseStatusCode
+		ge.Message = api.Message
+	default:
+		// Cancellation, transport failures and bodies the SDK could not
+		// decode (truncated, not JSON) arrive here; the status, if any, came
+		// from the request counter.
+		ge.Message = err.Error()
+		if status >= 200 && status < 300 {
+			ge.Message = "unreadable response body: " + ge.Message
+		}
+		ge.err = err
+	}
+	return ge
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}

@@ -17,7 +17,7 @@ func (db *DB) SaveFindings(ctx context.Context, id SnapshotID, res classify.Resu
 				return err
 			}
 		}
-		err := insert(ctx, tx, len(res.Identities), `INSERT INTO findings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, func(i int) []any {
+		err := insert(ctx, tx, len(res.Identities), "findings", 11, func(i int) []any {
 			f := &res.Identities[i]
 			detail, _ := json.Marshal(f) // Finding holds only strings, bools, ints and slices of them
 			return []any{id, i, string(f.Scenario), string(f.Severity), f.UPN, f.EntraUserID, f.OktaUserID, f.ADObjectGUID,
@@ -26,7 +26,7 @@ func (db *DB) SaveFindings(ctx context.Context, id SnapshotID, res classify.Resu
 		if err != nil {
 			return fmt.Errorf("findings: %w", err)
 		}
-		return insert(ctx, tx, len(res.Org), `INSERT INTO org_findings VALUES (?, ?, ?, ?)`, func(i int) []any {
+		return insert(ctx, tx, len(res.Org), "org_findings", 4, func(i int) []any {
 			o := res.Org[i]
 			return []any{id, string(o.Code), string(o.Severity), o.Explanation}
 		})

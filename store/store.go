@@ -74,6 +74,7 @@ func open(ctx context.Context, path string, readOnly bool) (*DB, error) {
 	} else {
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", "synchronous(NORMAL)")
+		q.Add("_pragma", "cache_size(-65536)")
 	}
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
 	sqlDB, err := sql.Open("sqlite", dsn)

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -135,7 +136,7 @@ func TestContentHashIgnoresPageOrderButNotContent(t *testing.T) {
 	}
 }
 
-func TestDuplicateRecordFailsWholeBatch(t *testing.T) {
+func TestDuplicateRecordFailsFinish(t *testing.T) {
 	ctx := context.Background()
 	db, err := Open(ctx, filepath.Join(t.TempDir(), "d.db"))
 	if err != nil {
@@ -143,16 +144,21 @@ func TestDuplicateRecordFailsWholeBatch(t *testing.T) {
 	}
 	defer db.Close()
 	id, _ := db.BeginSnapshot(ctx, "test", time.Now())
-	b := record.Batch{OktaUsers: []record.OktaUser{{ID: "00u1"}, {ID: "00u2"}, {ID: "00u1"}}}
-	if err := db.Sink(id).Write(ctx, b); err == nil {
-		t.Fatal("a batch with a duplicate user was accepted")
+	sink := db.Sink(id)
+	for _, b := range []record.Batch{
+		{OktaUsers: []record.OktaUser{{ID: "00u1"}, {ID: "00u2"}}},
+		{OktaUsers: []record.OktaUser{{ID: "00u1"}}}, // a page delivered twice
+	} {
+		if err := sink.Write(ctx, b); err != nil {
+			t.Fatal(err)
+		}
 	}
-	in, err := db.LoadInput(ctx, id)
-	if err != nil {
-		t.Fatal(err)
+	err = db.FinishSnapshot(ctx, id, nil, time.Now())
+	if err == nil || !strings.Contains(err.Error(), "00u1") || !strings.Contains(err.Error(), "twice") {
+		t.Fatalf("FinishSnapshot error = %v, want one naming the duplicate 00u1", err)
 	}
-	if len(in.OktaUsers) != 0 {
-		t.Errorf("half a batch was written: %d users", len(in.OktaUsers))
+	if _, err := db.LatestSnapshot(ctx); !errors.Is(err, ErrNoSnapshot) {
+		t.Errorf("a snapshot with a duplicate record counts as finished: %v", err)
 	}
 }
 

@@ -5,8 +5,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"net"
-	"net/url"
 	"strconv"
 	"strings"
 
@@ -53,44 +51,16 @@ type Config struct {
 
 // Collector reads one AD forest's users.
 type Collector struct {
-	cfg     Config
-	network string // host:port to dial
-	host    string
-	ldaps   bool
+	endpoint
 }
 
 // New checks cfg and returns a collector; it does not connect.
 func New(cfg Config) (*Collector, error) {
-	u, err := url.Parse(cfg.URL)
+	e, err := newEndpoint(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("ad: URL %q: %w", cfg.URL, err)
+		return nil, err
 	}
-	c := &Collector{cfg: cfg, host: u.Hostname()}
-	port := u.Port()
-	switch strings.ToLower(u.Scheme) {
-	case "ldap":
-		if port == "" {
-			port = "389"
-		}
-	case "ldaps":
-		if port == "" {
-			port = "636"
-		}
-		c.ldaps = true
-	default:
-		return nil, fmt.Errorf("ad: URL %q: scheme must be ldap or ldaps", cfg.URL)
-	}
-	if c.host == "" {
-		return nil, fmt.Errorf("ad: URL %q has no host", cfg.URL)
-	}
-	if cfg.StartTLS && c.ldaps {
-		return nil, fmt.Errorf("ad: URL %q is already ldaps; StartTLS applies to ldap:// only", cfg.URL)
-	}
-	if cfg.BindDN == "" || cfg.Password == "" {
-		// go-ldap would send an unauthenticated bind, which AD accepts and
-		// then refuses every search with a confusing operationsError.
-		return nil, errors.New("ad: BindDN and Password are required")
-	}
+	c := &Collector{endpoint: e}
 	for _, base := range cfg.BaseDNs {
 		if _, err := ldap.ParseDN(base); err != nil || base == "" {
 			return nil, fmt.Errorf("ad: base DN %q is not a DN: %v", base, err)
@@ -99,7 +69,6 @@ func New(cfg Config) (*Collector, error) {
 	if c.cfg.PageSize == 0 {
 		c.cfg.PageSize = DefaultPageSize
 	}
-	c.network = net.JoinHostPort(c.host, port)
 	return c, nil
 }
 
@@ -111,7 +80,7 @@ func (c *Collector) Name() record.Source { return record.SourceAD }
 // the error says where the collection stopped.
 func (c *Collector) Collect(ctx context.Context, sink record.Sink) (record.Stats, error) {
 	stats := record.Stats{Counts: map[string]int{"domains": 0, "users": 0}}
-	conn, err := c.connect(ctx, &stats)
+	conn, err := c.dial(ctx, &stats.Requests)
 	if err != nil {
 		return stats, err
 	}
@@ -136,59 +105,6 @@ func (c *Collector) Collect(ctx context.Context, sink record.Sink) (record.Stats
 		stats.Counts["domains"]++
 	}
 	return stats, nil
-}
-
-// connect dials, starts TLS as configured and binds.
-func (c *Collector) connect(ctx context.Context, stats *record.Stats) (*ldap.Conn, error) {
-	var d net.Dialer
-	raw, err := d.DialContext(ctx, "tcp", c.network)
-	if err != nil {
-		return nil, fmt.Errorf("ad: connect to %s: %w", c.network, err)
-	}
-	if c.ldaps {
-		tc := tls.Client(raw, c.tlsConfig())
-		if err := tc.HandshakeContext(ctx); err != nil {
-			raw.Close()
-			return nil, fmt.Errorf("ad: TLS handshake with %s: %w", c.network, err)
-		}
-		raw = tc
-	}
-	conn := ldap.NewConn(raw, c.ldaps)
-	conn.Start()
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	defer stop()
-	fail := func(err error) (*ldap.Conn, error) {
-		conn.Close()
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			return nil, fmt.Errorf("ad: %s: %w", c.network, ctxErr)
-		}
-		return nil, err
-	}
-	if c.cfg.StartTLS {
-		stats.Requests++
-		if err := conn.StartTLS(c.tlsConfig()); err != nil {
-			return fail(fmt.Errorf("ad: StartTLS with %s: %w", c.network, err))
-		}
-	}
-	stats.Requests++
-	if err := conn.Bind(c.cfg.BindDN, c.cfg.Password); err != nil {
-		if ldap.IsErrorWithCode(err, ldap.LDAPResultInvalidCredentials) {
-			return fail(fmt.Errorf("ad: bind as %q to %s: invalid credentials (wrong password, or the account is locked, disabled or expired): %w", c.cfg.BindDN, c.network, err))
-		}
-		return fail(fmt.Errorf("ad: bind as %q to %s: %w", c.cfg.BindDN, c.network, err))
-	}
-	return conn, nil
-}
-
-func (c *Collector) tlsConfig() *tls.Config {
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
-	if c.cfg.TLSConfig != nil {
-		cfg = c.cfg.TLSConfig.Clone()
-	}
-	if cfg.ServerName == "" {
-		cfg.ServerName = c.host
-	}
-	return cfg
 }
 
 // baseDNs are the configured ones, else the rootDSE's defaultNamingContext.

@@ -7,9 +7,11 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"sync"
 	"sync/atomic"
 
 	"github.com/okta/okta-sdk-golang/v5/okta"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/anchorscan/anchorscan/scan/record"
 )
@@ -31,8 +33,15 @@ const (
 type run struct {
 	c        *Collector
 	sink     record.Sink
+	mu       sync.Mutex // guards counts: lists are read concurrently
 	counts   map[string]int
 	requests *atomic.Int64
+}
+
+func (r *run) add(kind string, n int) {
+	r.mu.Lock()
+	r.counts[kind] += n
+	r.mu.Unlock()
 }
 
 // Collect reads the org (DESIGN §4) and writes one batch per page to sink:
@@ -43,27 +52,32 @@ func (c *Collector) Collect(ctx context.Context, sink record.Sink) (record.Stats
 	ctx, requests := withRequestCounter(ctx)
 	r := &run{c: c, sink: sink, counts: map[string]int{CountUsers: 0, CountApps: 0, CountAppUsers: 0}, requests: requests}
 	err := r.collect(ctx)
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	return record.Stats{Requests: int(requests.Load()), Counts: r.counts}, err
 }
 
+// collect reads the users list and each app's users list concurrently: each
+// list is a chain of cursor-linked pages, and the longest chain (users at 200
+// a page) would otherwise set the pace for all of them.
 func (r *run) collect(ctx context.Context) error {
-	if err := r.users(ctx); err != nil {
-		return err
-	}
-	var appIDs []string
-	for _, name := range []string{appOffice365, appActiveDirectory} {
-		ids, err := r.apps(ctx, name)
-		if err != nil {
-			return err
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return r.users(ctx) })
+	g.Go(func() error {
+		var appIDs []string
+		for _, name := range []string{appOffice365, appActiveDirectory} {
+			ids, err := r.apps(ctx, name)
+			if err != nil {
+				return err
+			}
+			appIDs = append(appIDs, ids...)
 		}
-		appIDs = append(appIDs, ids...)
-	}
-	for _, id := range appIDs {
-		if err := r.appUsers(ctx, id); err != nil {
-			return err
+		for _, id := range appIDs {
+			g.Go(func() error { return r.appUsers(ctx, id) })
 		}
-	}
-	return nil
+		return nil
+	})
+	return g.Wait()
 }
 
 func (r *run) write(ctx context.Context, what string, page int, b record.Batch) error {
@@ -104,7 +118,7 @@ func (r *run) users(ctx context.Context) error {
 		if err := r.write(ctx, "users", page, b); err != nil {
 			return err
 		}
-		r.counts[CountUsers] += len(users)
+		r.add(CountUsers, len(users))
 		if after, err = nextCursor(resp); err != nil {
 			return fmt.Errorf("okta: %s: %w", endpoint, err)
 		}
@@ -177,7 +191,7 @@ func (r *run) apps(ctx context.Context, name string) ([]string, error) {
 		if err := r.write(ctx, "apps", page, b); err != nil {
 			return nil, err
 		}
-		r.counts[CountApps] += len(apps)
+		r.add(CountApps, len(apps))
 		if after, err = nextCursor(resp); err != nil {
 			return nil, fmt.Errorf("okta: %s: %w", endpoint, err)
 		}
@@ -302,7 +316,7 @@ func (r *run) appUsers(ctx context.Context, appID string) error {
 		if err := r.write(ctx, "app users", page, b); err != nil {
 			return err
 		}
-		r.counts[CountAppUsers] += len(users)
+		r.add(CountAppUsers, len(users))
 		if after, err = nextCursor(resp); err != nil {
 			return fmt.Errorf("okta: %s: %w", endpoint, err)
 		}

@@ -52,6 +52,8 @@ func NewGraphHandler(st *State, opts GraphOptions) http.Handler {
 	g.mux.HandleFunc("GET /v1.0/users/{id}", g.getUser)
 	// Writes (PATCH /v1.0/users/{id}, POST /v1.0/$batch) register here; a
 	// $batch step is dispatched through g.mux so it sees the same routes.
+	g.mux.HandleFunc("PATCH /v1.0/users/{id}", g.patchUser)
+	g.mux.HandleFunc("POST /v1.0/$batch", g.batch)
 	g.mux.HandleFunc("/", g.notFound)
 	return g
 }
@@ -364,7 +366,7 @@ var userProperties = []string{
 	"accountEnabled", "userType", "creationType", "onPremisesImmutableId",
 	"onPremisesSyncEnabled", "onPremisesSecurityIdentifier", "onPremisesDistinguishedName",
 	"onPremisesSamAccountName", "onPremisesUserPrincipalName", "onPremisesDomainName",
-	"deletedDateTime",
+	"deletedDateTime", "assignedLicenses",
 }
 
 // userDefaultSelect is what Graph returns for a user without $select.
@@ -395,6 +397,8 @@ func graphUserField(u *EntraUser, name string) any {
 		return u.OnPremisesSyncEnabled
 	case "onPremisesSecurityIdentifier":
 		return u.OnPremisesSecurityIdentifier
+	case "assignedLicenses":
+		return graphAssignedLicenses(u)
 	default:
 		// Modelled as Graph reports them for a cloud tenant the fixture
 		// does not describe further: creationType is null for ordinary

@@ -84,10 +84,11 @@ const maxLDAPCursors = 1024
 
 // LDAPServer is a fake Active Directory domain controller speaking LDAP v3
 // over st's AD side: simple bind, rootDSE, paged subtree searches with AD's
-// limits and binary attributes. It runs gldap on an internal loopback port
-// behind a byte-forwarding front end that owns the public socket: the front
-// end reports the real address of ":0", terminates LDAPS, and injects
-// connection faults, none of which gldap exposes.
+// limits and binary attributes, and modify of mS-DS-ConsistencyGuid. It runs
+// gldap on an internal loopback port behind a byte-forwarding front end that
+// owns the public socket: the front end reports the real address of ":0",
+// terminates LDAPS, and injects connection faults, none of which gldap
+// exposes.
 type LDAPServer struct {
 	st   *State
 	opts LDAPOptions
@@ -155,13 +156,15 @@ func NewLDAPServer(st *State, opts LDAPOptions) (*LDAPServer, error) {
 			return nil, fmt.Errorf("ldap simulator: %w", err)
 		}
 	}
-	// Writes come with AD's modify semantics in their own handlers; until
-	// then they are refused with the response type the client waits for.
+	if err := mux.Modify(s.handleModify); err != nil {
+		return nil, fmt.Errorf("ldap simulator: %w", err)
+	}
+	// Creating and deleting objects is no part of what anchorscan does: they
+	// are refused with the response type the client waits for.
 	for _, register := range []struct {
 		add func(gldap.HandlerFunc, ...gldap.Option) error
 		app int
 	}{
-		{mux.Modify, gldap.ApplicationModifyResponse},
 		{mux.Add, gldap.ApplicationAddResponse},
 		{mux.Delete, gldap.ApplicationDelResponse},
 	} {
@@ -532,6 +535,195 @@ func (s *LDAPServer) isBound(connID int) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.bound[connID]
+}
+
+// ldapConsistencyGUID is the one attribute the fake lets clients write.
+const ldapConsistencyGUID = "mS-DS-ConsistencyGuid"
+
+// AD's diagnostics for the modify failures the fake reproduces.
+const (
+	ldapDiagNoSuchAttribute = "00002083: AtrErr: DSID-03151F8E, #1:\n\t0: 00002083: DSID-03151F8E, problem 1001 (NO_ATTRIBUTE_OR_VAL), data 0, Att 9029e2 (mS-DS-ConsistencyGuid)\n"
+	ldapDiagValueExists     = "00002083: AtrErr: DSID-03151F8E, #1:\n\t0: 00002083: DSID-03151F8E, problem 1006 (ATT_OR_VALUE_EXISTS), data 0, Att 9029e2 (mS-DS-ConsistencyGuid)\n"
+	ldapDiagAccessDenied    = "00000005: SecErr: DSID-03152E29, problem 4003 (INSUFF_ACCESS_RIGHTS), data 0\n"
+)
+
+// ldapModifyError is a modify refused with an LDAP result code.
+type ldapModifyError struct {
+	code int
+	diag string
+}
+
+func (e *ldapModifyError) Error() string { return e.diag }
+
+// handleModify applies a modify request's changes to one user's
+// mS-DS-ConsistencyGuid with AD's semantics: the changes apply in order and
+// atomically, deleting a value that is not there is noSuchAttribute and
+// adding a second value to this single-valued attribute is
+// attributeOrValueExists, either of which leaves the object unchanged. That
+// is what makes {delete old, add new} a compare-and-swap.
+func (s *LDAPServer) handleModify(w *gldap.ResponseWriter, r *gldap.Request) {
+	reply := func(code int, diag string) {
+		_ = w.Write(r.NewModifyResponse(gldap.WithResponseCode(code), gldap.WithDiagnosticMessage(diag)))
+	}
+	m, err := r.GetModifyMessage()
+	if err != nil {
+		reply(gldap.ResultProtocolError, err.Error())
+		return
+	}
+	if !s.isBound(r.ConnectionID()) {
+		reply(gldap.ResultInsufficientAccessRights, ldapDiagAccessDenied)
+		return
+	}
+	changes := make([]ldapChange, 0, len(m.Changes))
+	for _, c := range m.Changes {
+		ch, err := decodeLDAPChange(c)
+		if err != nil {
+			var me *ldapModifyError
+			if errors.As(err, &me) {
+				reply(me.code, me.diag)
+			} else {
+				reply(gldap.ResultProtocolError, err.Error())
+			}
+			return
+		}
+		changes = append(changes, ch)
+	}
+	target := normalizeDN(m.DN)
+	err = s.st.Update(func(t *Tenant) error {
+		u := findADUser(&t.AD, target)
+		if u == nil {
+			return &ldapModifyError{gldap.ResultNoSuchObject,
+				fmt.Sprintf("0000208D: NameErr: DSID-0310028B, problem 2001 (NO_OBJECT), data 0, best match of:\n\t'%s'\n", m.DN)}
+		}
+		var current []byte
+		if u.MSDSConsistencyGUID != nil {
+			g, err := anchor.ParseGUID(*u.MSDSConsistencyGUID)
+			if err != nil {
+				return &ldapModifyError{gldap.ResultOther, fmt.Sprintf("simulated AD user %s: msDSConsistencyGuid: %v", u.DistinguishedName, err)}
+			}
+			raw := g.Raw()
+			current = raw[:]
+		}
+		next, err := applyLDAPChanges(current, changes)
+		if err != nil {
+			return err
+		}
+		if next == nil {
+			u.MSDSConsistencyGUID = nil
+			return nil
+		}
+		g, err := anchor.FromRaw(next)
+		if err != nil {
+			return &ldapModifyError{gldap.ResultConstraintViolation, err.Error()}
+		}
+		canonical := g.String()
+		u.MSDSConsistencyGUID = &canonical
+		return nil
+	})
+	var me *ldapModifyError
+	switch {
+	case errors.As(err, &me):
+		reply(me.code, me.diag)
+	case err != nil:
+		reply(gldap.ResultOther, err.Error())
+	default:
+		reply(gldap.ResultSuccess, "")
+	}
+}
+
+// ldapChange is one change of a modify request, values decoded.
+type ldapChange struct {
+	op     int64
+	values [][]byte
+}
+
+// decodeLDAPChange checks that c is a change the fake can make. gldap
+// v0.1.14 hands a change's value SET over as one string holding the
+// BER-encoded values back to back, so they are decoded here.
+func decodeLDAPChange(c gldap.Change) (ldapChange, error) {
+	attr := c.Modification.Type
+	if !strings.EqualFold(attr, ldapConsistencyGUID) {
+		return ldapChange{}, &ldapModifyError{gldap.ResultUnwillingToPerform,
+			fmt.Sprintf("the simulated domain controller only writes %s, not %s", ldapConsistencyGUID, attr)}
+	}
+	ch := ldapChange{op: c.Operation}
+	switch c.Operation {
+	case gldap.AddAttribute, gldap.DeleteAttribute, gldap.ReplaceAttribute:
+	default:
+		return ldapChange{}, fmt.Errorf("unknown modify operation %d", c.Operation)
+	}
+	for _, set := range c.Modification.Vals {
+		rd := bytes.NewReader([]byte(set))
+		for rd.Len() > 0 {
+			p, err := ber.ReadPacket(rd)
+			if err != nil {
+				return ldapChange{}, fmt.Errorf("modify of %s: value: %w", attr, err)
+			}
+			if p.ClassType != ber.ClassUniversal || p.Tag != ber.TagOctetString {
+				return ldapChange{}, fmt.Errorf("modify of %s: value is not an OCTET STRING", attr)
+			}
+			v := p.Data.Bytes()
+			if len(v) != 16 {
+				// AD would store any octet string; the fixture format holds a
+				// GUID, so the fake refuses what it could not keep.
+				return ldapChange{}, &ldapModifyError{gldap.ResultConstraintViolation,
+					fmt.Sprintf("00002082: AtrErr: DSID-03151F8E, #1:\n\t0: 00002082: DSID-03151F8E, problem 1005 (CONSTRAINT_ATT_TYPE), data 0, Att 9029e2 (%s): value is %d bytes, the simulator stores 16\n", ldapConsistencyGUID, len(v))}
+			}
+			ch.values = append(ch.values, v)
+		}
+	}
+	if c.Operation == gldap.AddAttribute && len(ch.values) == 0 {
+		return ldapChange{}, fmt.Errorf("modify of %s: add without values", attr)
+	}
+	return ch, nil
+}
+
+// applyLDAPChanges returns the single value of the attribute after changes,
+// nil when absent, or the error of the first change that cannot apply.
+func applyLDAPChanges(current []byte, changes []ldapChange) ([]byte, error) {
+	noValue := &ldapModifyError{gldap.ResultNoSuchAttribute, ldapDiagNoSuchAttribute}
+	// Samba 4.17 answers a second value for a single-valued attribute, in
+	// one change or on top of a stored one, with attributeOrValueExists.
+	exists := &ldapModifyError{gldap.ResultAttributeOrValueExists, ldapDiagValueExists}
+	for _, ch := range changes {
+		switch ch.op {
+		case gldap.AddAttribute:
+			if current != nil || len(ch.values) > 1 {
+				return nil, exists
+			}
+			current = ch.values[0]
+		case gldap.DeleteAttribute:
+			if current == nil {
+				return nil, noValue
+			}
+			for _, v := range ch.values {
+				if !bytes.Equal(v, current) {
+					return nil, noValue
+				}
+			}
+			current = nil
+		case gldap.ReplaceAttribute:
+			switch len(ch.values) {
+			case 0:
+				current = nil
+			case 1:
+				current = ch.values[0]
+			default:
+				return nil, exists
+			}
+		}
+	}
+	return current, nil
+}
+
+// findADUser is the user whose normalized DN is dnNorm, or nil.
+func findADUser(ad *AD, dnNorm string) *ADUser {
+	for i := range ad.Users {
+		if normalizeDN(ad.Users[i].DistinguishedName) == dnNorm {
+			return &ad.Users[i]
+		}
+	}
+	return nil
 }
 
 func (s *LDAPServer) handleSearch(w *gldap.ResponseWriter, r *gldap.Request) {

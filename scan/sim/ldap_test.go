@@ -14,6 +14,8 @@ import (
 
 	"github.com/go-ldap/ldap/v3"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/anchorscan/anchorscan/scan/anchor"
 )
 
 const (
@@ -600,7 +602,7 @@ func TestLDAPRefusesWrites(t *testing.T) {
 		name string
 		do   func() error
 	}{
-		{"modify", func() error { return conn.Modify(mod) }},
+		{"modify of another attribute than mS-DS-ConsistencyGuid", func() error { return conn.Modify(mod) }},
 		{"add", func() error { return conn.Add(add) }},
 		{"delete", func() error { return conn.Del(ldap.NewDelRequest(dn, nil)) }},
 	}
@@ -663,5 +665,270 @@ func TestEncodeSID(t *testing.T) {
 				t.Errorf("encodeSID(%q) = % x, %v; want % x", tt.sid, got, err, tt.want)
 			}
 		})
+	}
+}
+
+// rawGUID is the raw (LDAP) form of a canonical GUID string.
+func rawGUID(t *testing.T, s string) []byte {
+	t.Helper()
+	g, err := anchor.ParseGUID(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := g.Raw()
+	return raw[:]
+}
+
+// ldapChangeSpec is one change of a modify request in a test table.
+type ldapChangeSpec struct {
+	op     string // add, delete, replace
+	values [][]byte
+}
+
+func modifyRequest(dn string, changes []ldapChangeSpec) *ldap.ModifyRequest {
+	req := ldap.NewModifyRequest(dn, nil)
+	for _, c := range changes {
+		vals := make([]string, len(c.values))
+		for i, v := range c.values {
+			vals[i] = string(v)
+		}
+		switch c.op {
+		case "add":
+			req.Add("mS-DS-ConsistencyGuid", vals)
+		case "delete":
+			req.Delete("mS-DS-ConsistencyGuid", vals)
+		case "replace":
+			req.Replace("mS-DS-ConsistencyGuid", vals)
+		}
+	}
+	return req
+}
+
+// consistencyOf reads the user's mS-DS-ConsistencyGuid through LDAP and
+// through the state, failing when the two disagree.
+func consistencyOf(t *testing.T, st *State, conn *ldap.Conn, dn string) []byte {
+	t.Helper()
+	res, err := conn.Search(userSearch(dn, ldap.ScopeBaseObject, "(objectClass=*)", "mS-DS-ConsistencyGuid"))
+	if err != nil || len(res.Entries) != 1 {
+		t.Fatalf("read back %s: %v", dn, err)
+	}
+	overLDAP := res.Entries[0].GetRawAttributeValue("mS-DS-ConsistencyGuid")
+	var inState []byte
+	st.Read(func(tn *Tenant) {
+		for _, u := range tn.AD.Users {
+			if strings.EqualFold(u.DistinguishedName, dn) && u.MSDSConsistencyGUID != nil {
+				inState = rawGUID(t, *u.MSDSConsistencyGUID)
+			}
+		}
+	})
+	if !bytes.Equal(overLDAP, inState) {
+		t.Fatalf("LDAP serves %x but the state holds %x", overLDAP, inState)
+	}
+	if len(overLDAP) == 0 {
+		return nil
+	}
+	return overLDAP
+}
+
+func TestLDAPModifyConsistencyGUID(t *testing.T) {
+	seed := ldapTestTenant(2)
+	absentDN := seed.AD.Users[0].DistinguishedName // user 0 has no ConsistencyGuid
+	presentDN := seed.AD.Users[1].DistinguishedName
+	current := rawGUID(t, *seed.AD.Users[1].MSDSConsistencyGUID)
+	next := rawGUID(t, "8c4ac332-975f-4717-ad7b-ba4a4e968fff")
+	other := rawGUID(t, "3ab39606-c642-489b-84b6-58c038d3ef39")
+	tests := []struct {
+		name    string
+		dn      string
+		changes []ldapChangeSpec
+		code    uint16
+		want    []byte // the value afterwards; nil when absent
+	}{
+		{
+			name:    "swap with the right old value",
+			dn:      presentDN,
+			changes: []ldapChangeSpec{{"delete", [][]byte{current}}, {"add", [][]byte{next}}},
+			want:    next,
+		},
+		{
+			name:    "swap with a wrong old value changes nothing",
+			dn:      presentDN,
+			changes: []ldapChangeSpec{{"delete", [][]byte{other}}, {"add", [][]byte{next}}},
+			code:    ldap.LDAPResultNoSuchAttribute,
+			want:    current,
+		},
+		{
+			name:    "swap when the attribute is absent",
+			dn:      absentDN,
+			changes: []ldapChangeSpec{{"delete", [][]byte{other}}, {"add", [][]byte{next}}},
+			code:    ldap.LDAPResultNoSuchAttribute,
+		},
+		{
+			name:    "add to an absent attribute",
+			dn:      absentDN,
+			changes: []ldapChangeSpec{{"add", [][]byte{next}}},
+			want:    next,
+		},
+		{
+			name:    "add on top of a value",
+			dn:      presentDN,
+			changes: []ldapChangeSpec{{"add", [][]byte{next}}},
+			code:    ldap.LDAPResultAttributeOrValueExists,
+			want:    current,
+		},
+		{
+			name:    "add two values at once",
+			dn:      absentDN,
+			changes: []ldapChangeSpec{{"add", [][]byte{next, other}}},
+			code:    ldap.LDAPResultAttributeOrValueExists,
+		},
+		{
+			name:    "a later change failing undoes the earlier ones",
+			dn:      absentDN,
+			changes: []ldapChangeSpec{{"add", [][]byte{next}}, {"add", [][]byte{other}}},
+			code:    ldap.LDAPResultAttributeOrValueExists,
+		},
+		{
+			name:    "replace",
+			dn:      presentDN,
+			changes: []ldapChangeSpec{{"replace", [][]byte{next}}},
+			want:    next,
+		},
+		{
+			name:    "replace with nothing clears",
+			dn:      presentDN,
+			changes: []ldapChangeSpec{{"replace", nil}},
+		},
+		{
+			name:    "delete the value",
+			dn:      presentDN,
+			changes: []ldapChangeSpec{{"delete", [][]byte{current}}},
+		},
+		{
+			name:    "delete the whole attribute",
+			dn:      presentDN,
+			changes: []ldapChangeSpec{{"delete", nil}},
+		},
+		{
+			name:    "delete an absent attribute",
+			dn:      absentDN,
+			changes: []ldapChangeSpec{{"delete", nil}},
+			code:    ldap.LDAPResultNoSuchAttribute,
+		},
+		{
+			name:    "a value that is not 16 bytes",
+			dn:      presentDN,
+			changes: []ldapChangeSpec{{"replace", [][]byte{[]byte("short")}}},
+			code:    ldap.LDAPResultConstraintViolation,
+			want:    current,
+		},
+		{
+			name:    "delete then add in one request, as a swap from a known value",
+			dn:      presentDN,
+			changes: []ldapChangeSpec{{"delete", nil}, {"add", [][]byte{other}}},
+			want:    other,
+		},
+		{
+			name:    "DN spelt in another case",
+			dn:      strings.ToUpper(absentDN),
+			changes: []ldapChangeSpec{{"add", [][]byte{next}}},
+			want:    next,
+		},
+		{
+			name:    "no such object",
+			dn:      "CN=nobody,OU=Staff," + ldapTestBase,
+			changes: []ldapChangeSpec{{"add", [][]byte{next}}},
+			code:    ldap.LDAPResultNoSuchObject,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tenant := ldapTestTenant(2)
+			srv, conn := startLDAPTest(t, tenant, LDAPOptions{})
+			err := conn.Modify(modifyRequest(tt.dn, tt.changes))
+			if code := resultCode(err); code != tt.code {
+				t.Fatalf("modify: result %d (%v), want %d", code, err, tt.code)
+			}
+			if tt.code == ldap.LDAPResultNoSuchObject {
+				return
+			}
+			if got := consistencyOf(t, srv.st, conn, strings.ToLower(tt.dn)); !bytes.Equal(got, tt.want) {
+				t.Errorf("afterwards %x, want %x", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestLDAPModifyNeedsTheBoundAccount(t *testing.T) {
+	tenant := ldapTestTenant(2)
+	srv, reader := startLDAPTest(t, tenant, LDAPOptions{})
+	dn := tenant.AD.Users[1].DistinguishedName
+	before := consistencyOf(t, srv.st, reader, dn)
+	tests := []struct {
+		name string
+		bind func(*ldap.Conn) error
+	}{
+		{"no bind", func(*ldap.Conn) error { return nil }},
+		{"anonymous", func(c *ldap.Conn) error { return c.UnauthenticatedBind("") }},
+		{"failed bind", func(c *ldap.Conn) error {
+			if err := c.Bind(ldapTestBindDN, "wrong"); err == nil {
+				return errors.New("wrong password accepted")
+			}
+			return nil
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			conn := dialLDAPTest(t, srv)
+			if err := tt.bind(conn); err != nil {
+				t.Fatal(err)
+			}
+			err := conn.Modify(modifyRequest(dn, []ldapChangeSpec{{"replace", [][]byte{rawGUID(t, "8c4ac332-975f-4717-ad7b-ba4a4e968fff")}}}))
+			if code := resultCode(err); code != ldap.LDAPResultInsufficientAccessRights {
+				t.Fatalf("modify: result %d (%v), want insufficientAccessRights", code, err)
+			}
+			if got := consistencyOf(t, srv.st, reader, dn); !bytes.Equal(got, before) {
+				t.Errorf("value changed to %x by a refused modify", got)
+			}
+		})
+	}
+}
+
+// TestLDAPModifyCompareAndSwapIsAtomic races writers that all expect the
+// same old value: exactly one may win.
+func TestLDAPModifyCompareAndSwapIsAtomic(t *testing.T) {
+	tenant := ldapTestTenant(2)
+	srv, conn := startLDAPTest(t, tenant, LDAPOptions{})
+	dn := tenant.AD.Users[1].DistinguishedName
+	old := rawGUID(t, *tenant.AD.Users[1].MSDSConsistencyGUID)
+	const writers = 8
+	results := make(chan error, writers)
+	values := make([][]byte, writers)
+	for i := range writers {
+		values[i] = rawGUID(t, fmt.Sprintf("%08x-975f-4717-ad7b-ba4a4e968fff", 0x8c4a0000+i))
+		w := dialLDAPTest(t, srv)
+		if err := w.Bind(ldapTestBindDN, ldapTestPassword); err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			results <- w.Modify(modifyRequest(dn, []ldapChangeSpec{{"delete", [][]byte{old}}, {"add", [][]byte{values[i]}}}))
+		}()
+	}
+	won := 0
+	for range writers {
+		switch err := <-results; resultCode(err) {
+		case ldap.LDAPResultSuccess:
+			won++
+		case ldap.LDAPResultNoSuchAttribute:
+		default:
+			t.Errorf("writer: %v, want success or noSuchAttribute", err)
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d writers won the swap, want exactly 1", won)
+	}
+	got := consistencyOf(t, srv.st, conn, dn)
+	if !slices.ContainsFunc(values, func(v []byte) bool { return bytes.Equal(v, got) }) {
+		t.Errorf("afterwards %x, which no writer wrote", got)
 	}
 }

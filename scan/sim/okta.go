@@ -65,12 +65,14 @@ func NewOktaHandler(st *State, opts OktaOptions) http.Handler {
 	s.route("/api/v1/users/{userId}", oktaMethods{http.MethodGet: s.getUser})
 	s.route("/api/v1/apps", oktaMethods{http.MethodGet: s.listApps})
 	s.route("/api/v1/apps/{appId}", oktaMethods{http.MethodGet: s.getApp})
-	s.route("/api/v1/apps/{appId}/users", oktaMethods{http.MethodGet: s.listAppUsers})
-	s.route("/api/v1/apps/{appId}/users/{userId}", oktaMethods{http.MethodGet: s.getAppUser})
+	s.route("/api/v1/apps/{appId}/users", oktaMethods{http.MethodGet: s.listAppUsers, http.MethodPost: s.assignAppUser})
+	s.route("/api/v1/apps/{appId}/users/{userId}", oktaMethods{http.MethodGet: s.getAppUser, http.MethodPost: s.updateAppUser, http.MethodDelete: s.unassignAppUser})
 	s.route("/api/v1/apps/{appId}/features", oktaMethods{http.MethodGet: s.listFeatures})
-	s.route("/api/v1/apps/{appId}/features/{featureName}", oktaMethods{http.MethodGet: s.getFeature})
+	s.route("/api/v1/apps/{appId}/features/{featureName}", oktaMethods{http.MethodGet: s.getFeature, http.MethodPut: s.updateFeature})
 	s.route("/api/v1/mappings", oktaMethods{http.MethodGet: s.listMappings})
-	s.route("/api/v1/mappings/{mappingId}", oktaMethods{http.MethodGet: s.getMapping})
+	s.route("/api/v1/mappings/{mappingId}", oktaMethods{http.MethodGet: s.getMapping, http.MethodPost: s.updateMapping})
+	// Not an Okta API: the simulator's stand-in for the console's O365 import.
+	s.route(SimImportPath, oktaMethods{http.MethodPost: s.simImport})
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, http.StatusNotFound, "E0000007", "Not found: Resource not found: "+r.URL.Path+" (Resource)")
 	})

@@ -95,6 +95,9 @@ type EntraUser struct {
 	OnPremisesImmutableID        *string `json:"onPremisesImmutableId"`
 	OnPremisesSyncEnabled        *bool   `json:"onPremisesSyncEnabled"`
 	OnPremisesSecurityIdentifier *string `json:"onPremisesSecurityIdentifier"`
+	// AssignedLicenses are the skuIds (GUID strings) of the user's licences.
+	// Optional; an Okta unassignment with Deactivate Users on clears them.
+	AssignedLicenses []string `json:"assignedLicenses,omitempty"`
 }
 
 // AD is the on-premises Active Directory side of a tenant.

@@ -106,11 +106,7 @@ func (c *Config) Sources(names []string) ([]Source, error) {
 		if err != nil {
 			return nil, fmt.Errorf("okta: %w", err)
 		}
-		token := c.Okta.Token
-		if token == "" {
-			token = os.Getenv("OKTA_CLIENT_TOKEN")
-		}
-		src, err := okta.New(okta.Config{OrgURL: c.Okta.OrgURL, Token: token, HTTPClient: hc})
+		src, err := okta.New(okta.Config{OrgURL: c.Okta.OrgURL, Token: c.Okta.APIToken(), HTTPClient: hc})
 		if err != nil {
 			return nil, fmt.Errorf("okta: %w", err)
 		}
@@ -185,4 +181,17 @@ func httpClient(caFile string) (*http.Client, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = cfg
 	return &http.Client{Transport: tr, Timeout: 5 * time.Minute}, nil
+}
+
+// HTTPClient is an HTTP client for the Okta org, trusting CAFile when set.
+func (o *OktaConfig) HTTPClient() (*http.Client, error) {
+	return httpClient(o.CAFile)
+}
+
+// APIToken is the configured token, or OKTA_CLIENT_TOKEN when none is.
+func (o *OktaConfig) APIToken() string {
+	if o.Token != "" {
+		return o.Token
+	}
+	return os.Getenv("OKTA_CLIENT_TOKEN")
 }

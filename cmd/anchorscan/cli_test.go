@@ -181,3 +181,72 @@ func TestConvertPrintsEveryForm(t *testing.T) {
 		t.Errorf("convert output lacks the ImmutableID:\n%s", stdout)
 	}
 }
+
+func TestReportAndLookupReadTheDemoDatabase(t *testing.T) {
+	fixture := filepath.Join("..", "..", "testdata", "example-tenant.json")
+	out := t.TempDir()
+	if code, stdout, stderr := runCLI(t, "demo", "--tenant", fixture, "--out", out); code != 0 {
+		t.Fatalf("demo exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	for _, name := range []string{"report.html", "report.xlsx", "findings.json"} {
+		fi, err := os.Stat(filepath.Join(out, name))
+		if err != nil {
+			t.Errorf("demo did not write %s: %v", name, err)
+			continue
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %o, want 600", name, fi.Mode().Perm())
+		}
+	}
+	db := filepath.Join(out, "anchorscan.db")
+
+	again := filepath.Join(t.TempDir(), "again")
+	code, stdout, stderr := runCLI(t, "report", "--db", db, "--out", again, "--format", "json")
+	if code != 0 {
+		t.Fatalf("report exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if diff := cmp.Diff(labelsOf(readFindings(t, filepath.Join(out, "findings.json"))), labelsOf(readFindings(t, filepath.Join(again, "findings.json")))); diff != "" {
+		t.Errorf("report from the database differs from the demo's findings:\n%s", diff)
+	}
+	if code, _, stderr := runCLI(t, "report", "--db", db, "--out", again, "--format", "pdf"); code == 0 || !strings.Contains(stderr, "pdf") {
+		t.Errorf("unknown format: exit %d, stderr %q", code, stderr)
+	}
+	if code, _, stderr := runCLI(t, "report", "--db", db, "--out", again, "--snapshot", "1", "--compare", "1"); code == 0 {
+		t.Errorf("comparing a snapshot with itself succeeded: %s", stderr)
+	}
+
+	// ok-ad's anchor: held by its Entra user and sent by Okta, and it is the
+	// AD user's objectGUID.
+	code, stdout, stderr = runCLI(t, "lookup", "--db", db, "Pqlfffo2uEqbF4UcX9pvFQ==")
+	if code != 0 {
+		t.Fatalf("lookup exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"3cd49c6d-00b7-4439-932a-b4141082be29", "00utlmfhatxriapc6uir", "CN=ok-ad,OU=Staff,DC=corp,DC=contoso,DC=example"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("lookup output lacks %s:\n%s", want, stdout)
+		}
+	}
+	// The same GUID written as a canonical string still finds the AD object.
+	code, stdout, _ = runCLI(t, "lookup", "--db", db, "7d5fa93e-36fa-4ab8-9b17-851c5fda6f15")
+	if code != 0 || !strings.Contains(stdout, "CN=ok-ad") {
+		t.Errorf("lookup by GUID string: exit %d\n%s", code, stdout)
+	}
+}
+
+func TestSimExportWritesALoadableFixture(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tenant.json")
+	if code, _, stderr := runCLI(t, "sim", "export", "--users", "300", "--seed", "9", "-o", path); code != 0 {
+		t.Fatalf("sim export: %s", stderr)
+	}
+	loaded, err := sim.LoadFixtureFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	generated, err := sim.Generate(sim.GenerateOptions{Users: 300, Seed: 9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(loaded.Expected.Identities) != len(generated.Expected.Identities) || loaded.Entra.TenantID != generated.Entra.TenantID {
+		t.Errorf("exported tenant differs from the generated one")
+	}
+}

@@ -35,7 +35,7 @@ anchorscan.db and findings.json into --out. No credentials, no network.`,
 				matched, total := demo.CompareExpected(res.Scan.Findings.Identities, res.Expected)
 				fmt.Fprintf(e.stdout, "\nExpected labels: %d of %d identities classified as labelled.\n", matched, total)
 			}
-			fmt.Fprintf(e.stdout, "\nDatabase: %s\nFindings: %s\n", res.DBPath, res.FindingsPath)
+			fmt.Fprintf(e.stdout, "\nDatabase: %s\nFindings: %s\nReport:   %s\nWorkbook: %s\n", res.DBPath, res.FindingsPath, res.HTMLPath, res.XLSXPath)
 			return nil
 		},
 	}

@@ -59,6 +59,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		simCmd(e),
 		convertCmd(e),
 		lookupCmd(e),
+		reportCmd(e),
 	)
 	err := root.ExecuteContext(ctx)
 	if err == nil {

@@ -19,7 +19,7 @@ func simCmd(e *env) *cobra.Command {
 		Use:   "sim",
 		Short: "Run or export the simulated tenant",
 	}
-	cmd.AddCommand(simServeCmd(e), simExportCmd(e))
+	cmd.AddCommand(simServeCmd(e), simExportCmd(e), simImportCmd(e))
 	return cmd
 }
 
@@ -96,5 +96,41 @@ func simExportCmd(e *env) *cobra.Command {
 	}
 	tenantFlags(cmd, &opts)
 	cmd.Flags().StringVarP(&out, "output", "o", "", "fixture file to write")
+	return cmd
+}
+
+func simImportCmd(e *env) *cobra.Command {
+	var configPath string
+	cmd := &cobra.Command{
+		Use:   "import",
+		Short: "Do what an admin does by hand in Okta's console: run the Office 365 import and confirm the matches",
+		Long: `import asks a running simulator (sim serve) to run the O365 app import: every Entra member
+not yet assigned, matched to an Okta user by UPN = login, becomes a confirmed app user with
+the Entra ImmutableID. Real Okta has no API for this; against a real org it is a manual step.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if configPath == "" {
+				return usageError{fmt.Errorf("--config is required")}
+			}
+			cfg, err := scan.LoadConfig(configPath)
+			if err != nil {
+				return err
+			}
+			if cfg.Okta == nil {
+				return fmt.Errorf("config %s has no okta section", configPath)
+			}
+			hc, err := cfg.Okta.HTTPClient()
+			if err != nil {
+				return err
+			}
+			res, err := sim.RunImport(cmd.Context(), cfg.Okta.OrgURL, cfg.Okta.APIToken(), hc)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "Imported %d users into app %s; %d Entra members matched no Okta user.\n", len(res.Imported), res.AppID, len(res.Unmatched))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&configPath, "config", "", "config file written by sim serve")
 	return cmd
 }

@@ -6,7 +6,6 @@ package demo
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -39,6 +38,8 @@ type Options struct {
 type Result struct {
 	DBPath       string
 	FindingsPath string
+	HTMLPath     string
+	XLSXPath     string
 	Scan         *scan.Result
 	Expected     *sim.Expected
 }
@@ -103,16 +104,11 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	snap, err := db.Snapshot(ctx, res.Scan.Snapshot)
+	paths, err := report.Render(ctx, db, report.RenderOptions{Snapshot: res.Scan.Snapshot, OutDir: opts.OutDir, Title: "anchorscan demo"})
 	if err != nil {
 		return nil, err
 	}
-	err = report.WriteFileAtomic(res.FindingsPath, func(w io.Writer) error {
-		return report.WriteFindingsJSON(w, snap, res.Scan.Findings)
-	})
-	if err != nil {
-		return nil, err
-	}
+	res.FindingsPath, res.HTMLPath, res.XLSXPath = paths["json"], paths["html"], paths["xlsx"]
 	return res, nil
 }
 

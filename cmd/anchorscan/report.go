@@ -1,0 +1,56 @@
+package main
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/spf13/cobra"
+
+	"github.com/anchorscan/anchorscan/report"
+	"github.com/anchorscan/anchorscan/store"
+)
+
+func reportCmd(e *env) *cobra.Command {
+	var dbPath string
+	var opts report.RenderOptions
+	var snapshot, compare int64
+	cmd := &cobra.Command{
+		Use:   "report",
+		Short: "Render a snapshot from the database as HTML, Excel and JSON",
+		Long: `report reads only the database, never the live directories, so the same snapshot
+always renders the same report. --compare adds the drift from an earlier snapshot.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if opts.OutDir == "" {
+				return usageError{fmt.Errorf("--out DIR is required")}
+			}
+			opts.Snapshot, opts.Compare = store.SnapshotID(snapshot), store.SnapshotID(compare)
+			db, err := store.OpenReadOnly(cmd.Context(), dbPath)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			paths, err := report.Render(cmd.Context(), db, opts)
+			if err != nil {
+				return err
+			}
+			formats := make([]string, 0, len(paths))
+			for f := range paths {
+				formats = append(formats, f)
+			}
+			sort.Strings(formats)
+			for _, f := range formats {
+				fmt.Fprintf(e.stdout, "%-4s %s\n", f, paths[f])
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&dbPath, "db", "anchorscan.db", "database file")
+	f.Int64Var(&snapshot, "snapshot", 0, "snapshot id (default: the latest)")
+	f.Int64Var(&compare, "compare", 0, "an earlier snapshot id to show the drift from")
+	f.StringVar(&opts.OutDir, "out", "", "directory for the report files")
+	f.StringSliceVar(&opts.Formats, "format", nil, "formats: html,xlsx,json (default: all)")
+	f.StringVar(&opts.Title, "title", "", "report title")
+	return cmd
+}

@@ -1,0 +1,777 @@
+package report
+
+import (
+	"cmp"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/anchorscan/anchorscan/scan/anchor"
+	"github.com/anchorscan/anchorscan/scan/classify"
+	"github.com/anchorscan/anchorscan/scan/record"
+	"github.com/anchorscan/anchorscan/store"
+)
+
+// View is everything the HTML report shows, computed before rendering so the
+// template only lays it out. Times are formatted here, never read from a
+// clock, so one snapshot always renders the same bytes.
+type View struct {
+	Title       string
+	ToolVersion string
+	SnapshotID  int64
+	Status      string // snapshot status: complete, partial, running
+	StartedAt   string // RFC 3339, UTC
+	EndedAt     string
+	Duration    string
+	ContentHash string
+	Tenants     []Field
+	Sources     []SourceView
+
+	Total      int
+	Scenarios  []ScenarioCount // every scenario of the decision table, in its order
+	Severities []SeverityCount // most urgent first
+	Chart      Chart
+	Org        []classify.OrgFinding
+
+	// Drift and Journal are shown when present.
+	Drift        []DriftRow
+	DriftCounts  []Field
+	Journal      []JournalRow
+	PlanHash     string
+	HasStepsData bool
+
+	// Data is the identity table and every identity's detail, as the
+	// report's script reads it (see identityData).
+	Data *IdentityData
+}
+
+// Field is a labelled value of the header.
+type Field struct {
+	Label string
+	Value string
+}
+
+// SourceView is one source's collection outcome.
+type SourceView struct {
+	Name     string
+	Status   string
+	Requests int
+	Counts   string // "users 1,000 · apps 3"
+	Duration string
+	Errors   []string
+}
+
+// ScenarioCount is one row of the summary.
+type ScenarioCount struct {
+	Scenario string
+	Severity string
+	Count    int
+	When     string
+	Fix      string
+}
+
+// SeverityCount counts findings of one severity.
+type SeverityCount struct {
+	Severity string
+	Count    int
+}
+
+// Chart is the summary's horizontal bar chart, laid out here so the
+// template only draws rectangles: a chart from numbers needs no script.
+type Chart struct {
+	Width, Height int
+	Bars          []ChartBar
+}
+
+// ChartBar is one scenario's bar.
+type ChartBar struct {
+	Label    string
+	Severity string
+	Count    string
+	Y        int // top of the bar
+	TextY    int // baseline of its labels
+	Width    int // bar length
+	CountX   int // where the count is written
+}
+
+// ViewStep is one plan step of an identity, as the report lists it.
+type ViewStep struct {
+	Kind        string `json:"kind"`
+	Target      string `json:"target,omitempty"`
+	Description string `json:"description"`
+	Manual      bool   `json:"manual,omitempty"`
+}
+
+// DriftRow is one identity whose classification differs between two
+// snapshots, as the report lists it.
+type DriftRow struct {
+	Change string // a DriftKind
+	UPN    string
+	Before string // scenario in the earlier snapshot, "" when new
+	After  string // scenario in the later snapshot, "" when removed
+	Detail string // the changes, "; "-separated
+}
+
+// JournalRow is one applied step, from the apply journal.
+type JournalRow struct {
+	Time   string // as recorded, already formatted
+	UPN    string
+	Step   string
+	Target string
+	Before string
+	After  string
+	Result string
+}
+
+// ViewOptions carry what the report shows besides the snapshot. All optional.
+type ViewOptions struct {
+	Title string
+	// Steps are the plan's steps per identity, keyed by FindingKey.
+	Steps    map[string][]ViewStep
+	PlanHash string
+	// Drift is the comparison with another snapshot (see Drift); unchanged
+	// identities are counted, not listed.
+	Drift []DriftEntry
+	// Journal is the evidence of an apply.
+	Journal []JournalRow
+}
+
+// BuildView computes the report of one snapshot from what the store holds:
+// its metadata, its findings and the records they were classified from
+// (the records give the identity detail its raw source values).
+func BuildView(snap *store.Snapshot, res classify.Result, in classify.Input, opts ViewOptions) *View {
+	v := &View{
+		Title:       opts.Title,
+		ToolVersion: snap.ToolVersion,
+		SnapshotID:  int64(snap.ID),
+		Status:      snap.Status,
+		StartedAt:   formatTime(snap.StartedAt),
+		EndedAt:     formatTime(snap.EndedAt),
+		ContentHash: snap.ContentHash,
+		Total:       len(res.Identities),
+		Org:         res.Org,
+		Drift:       nil,
+		Journal:     opts.Journal,
+		PlanHash:    opts.PlanHash,
+	}
+	if v.Title == "" {
+		v.Title = "anchorscan report"
+	}
+	if !snap.EndedAt.IsZero() {
+		v.Duration = formatDuration(snap.EndedAt.Sub(snap.StartedAt))
+	}
+	v.Tenants = tenantFields(snap, in)
+	for _, s := range snap.Sources {
+		v.Sources = append(v.Sources, SourceView{
+			Name:     string(s.Source),
+			Status:   string(s.Status),
+			Requests: s.Requests,
+			Counts:   formatCounts(s.Counts),
+			Duration: formatDuration(s.Ended.Sub(s.Started)),
+			Errors:   s.Errors,
+		})
+	}
+	v.Scenarios, v.Severities = summarize(res.Identities)
+	v.Chart = buildChart(v.Scenarios)
+	v.Drift, v.DriftCounts = driftView(opts.Drift)
+	v.HasStepsData = len(opts.Steps) > 0
+	v.Data = identityData(res.Identities, in, opts.Steps)
+	return v
+}
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func formatDuration(d time.Duration) string {
+	if d < 0 {
+		return ""
+	}
+	if d < time.Second {
+		return d.Round(time.Millisecond).String()
+	}
+	return d.Round(100 * time.Millisecond).String()
+}
+
+func formatCounts(counts map[string]int) string {
+	parts := make([]string, 0, len(counts))
+	for _, k := range slices.Sorted(maps.Keys(counts)) {
+		parts = append(parts, k+" "+formatInt(counts[k]))
+	}
+	return strings.Join(parts, " · ")
+}
+
+// formatInt writes n with thousands separators, as people read counts.
+func formatInt(n int) string {
+	s := strconv.Itoa(n)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+func tenantFields(snap *store.Snapshot, in classify.Input) []Field {
+	var out []Field
+	org := cmp.Or(snap.OktaOrg, in.OktaOrgURL)
+	if org != "" {
+		out = append(out, Field{"Okta org", org})
+	}
+	if t := cmp.Or(snap.EntraTenant, in.EntraOrg.TenantID); t != "" {
+		val := t
+		if in.EntraOrg.InitialDomain != "" {
+			val += " (" + in.EntraOrg.InitialDomain + ")"
+		}
+		out = append(out, Field{"Entra tenant", val})
+	}
+	domains := snap.ADDomains
+	if len(domains) == 0 {
+		for _, d := range in.ADDomains {
+			domains = append(domains, d.Name)
+		}
+	}
+	if len(domains) > 0 {
+		out = append(out, Field{"AD domains", strings.Join(domains, ", ")})
+	}
+	return out
+}
+
+var severityOrder = []classify.Severity{classify.Critical, classify.High, classify.Medium, classify.Low, classify.Info}
+
+func summarize(ids []classify.Finding) ([]ScenarioCount, []SeverityCount) {
+	byScenario := map[classify.Scenario]int{}
+	bySeverity := map[classify.Severity]int{}
+	for i := range ids {
+		byScenario[ids[i].Scenario]++
+		bySeverity[ids[i].Severity]++
+	}
+	var scen []ScenarioCount
+	known := map[classify.Scenario]bool{}
+	for _, r := range classify.Rules() {
+		known[r.Scenario] = true
+		scen = append(scen, ScenarioCount{Scenario: string(r.Scenario), Severity: string(r.Severity),
+			Count: byScenario[r.Scenario], When: r.When, Fix: r.Fix})
+	}
+	// A finding from a newer classifier than this report knows is still counted.
+	for _, s := range slices.Sorted(maps.Keys(byScenario)) {
+		if !known[s] {
+			scen = append(scen, ScenarioCount{Scenario: string(s), Count: byScenario[s]})
+		}
+	}
+	var sev []SeverityCount
+	for _, s := range severityOrder {
+		sev = append(sev, SeverityCount{Severity: string(s), Count: bySeverity[s]})
+		delete(bySeverity, s)
+	}
+	for _, s := range slices.Sorted(maps.Keys(bySeverity)) {
+		sev = append(sev, SeverityCount{Severity: string(s), Count: bySeverity[s]})
+	}
+	return scen, sev
+}
+
+// The chart's geometry, in SVG user units.
+const (
+	chartLabelWidth = 230
+	chartBarSpace   = 360
+	chartCountWidth = 70
+	chartRow        = 22
+	chartBar        = 16
+)
+
+func buildChart(scen []ScenarioCount) Chart {
+	maxCount := 0
+	for _, s := range scen {
+		maxCount = max(maxCount, s.Count)
+	}
+	c := Chart{Width: chartLabelWidth + chartBarSpace + chartCountWidth, Height: len(scen)*chartRow + 4}
+	for i, s := range scen {
+		w := 0
+		if maxCount > 0 && s.Count > 0 {
+			w = max(1, s.Count*chartBarSpace/maxCount)
+		}
+		y := 2 + i*chartRow
+		c.Bars = append(c.Bars, ChartBar{
+			Label: s.Scenario, Severity: s.Severity, Count: formatInt(s.Count),
+			Y: y, TextY: y + chartBar - 3, Width: w, CountX: chartLabelWidth + w + 6,
+		})
+	}
+	return c
+}
+
+func driftView(entries []DriftEntry) ([]DriftRow, []Field) {
+	if len(entries) == 0 {
+		return nil, nil
+	}
+	var listed []DriftRow
+	for _, e := range entries {
+		if e.Kind == DriftUnchanged {
+			continue
+		}
+		r := DriftRow{Change: string(e.Kind), UPN: e.UPN, Detail: strings.Join(e.Changes, "; ")}
+		if e.Before != nil {
+			r.Before = string(e.Before.Scenario)
+		}
+		if e.After != nil {
+			r.After = string(e.After.Scenario)
+		}
+		listed = append(listed, r)
+	}
+	counts := DriftSummary(entries)
+	var fields []Field
+	for _, k := range DriftKinds() {
+		fields = append(fields, Field{string(k), formatInt(counts[k])})
+		delete(counts, k)
+	}
+	for _, k := range slices.Sorted(maps.Keys(counts)) {
+		fields = append(fields, Field{string(k), formatInt(counts[k])})
+	}
+	return listed, fields
+}
+
+// IdentityData is the identity table and detail as the report's script
+// reads it, in a compact positional form: 100,000 identities must fit a
+// report people can mail. Strings that repeat across records are written
+// once in the lookup tables (scenarios, domains, apps, formats, link keys);
+// a string field of a row that repeats an earlier top-level field of the
+// same row is written as that field's index (see rowWriter.ref). The
+// layout is documented next to the constants in templates/report.js.
+type IdentityData struct {
+	Version    int        `json:"v"`
+	Scenarios  []string   `json:"scenarios"`
+	Severities []string   `json:"severities"`
+	Domains    []string   `json:"domains"`
+	SourceSets []string   `json:"sourceSets"`
+	Apps       [][]string `json:"apps"`    // [id, label, name]
+	Formats    [][]string `json:"formats"` // [code, label]
+	Notes      []string   `json:"notes"`
+	LinkKeys   []string   `json:"linkKeys"`
+	Rows       [][]any    `json:"rows"`
+}
+
+// The positions of a row's fields; templates/report.js has the same list.
+// The table needs only the top-level fields; the detail of an identity is
+// one JSON string (rowDetail) that the script parses when the identity is
+// opened, because parsing 100,000 nested details up front would delay the
+// table by seconds.
+const (
+	rowUPN = iota
+	rowName
+	rowScenario // index into Scenarios
+	rowSeverity // index into Severities
+	rowDomain   // index into Domains
+	rowSources  // index into SourceSets
+	rowEntraID
+	rowOktaID
+	rowADGUID
+	rowADDN
+	rowE
+	rowS
+	rowFlags // flagFederated | flagAssigned | flagSync
+	rowADSources
+	rowExpected // []string
+	rowDetail   // JSON text of the detail array below
+	rowLen
+)
+
+// The positions of the detail array's fields.
+const (
+	detailExplanation = iota
+	detailAD          // [][]any: AD records
+	detailOkta        // []any or 0
+	detailEntra       // []any or 0
+	detailLinks       // [][]any
+	detailDecoded     // [][]any
+	detailSteps       // []ViewStep or 0
+	detailLen
+)
+
+const (
+	flagFederated = 1 << iota
+	flagAssigned
+	flagSync
+)
+
+// refFields are the top-level fields a nested value may point back to.
+var refFields = []int{rowUPN, rowName, rowEntraID, rowOktaID, rowADGUID, rowADDN, rowE, rowS}
+
+type dataTables struct {
+	d        *IdentityData
+	index    map[string]map[string]int
+	formatIx map[anchor.Format]int
+	appIx    map[string]int
+}
+
+// app returns the index of an Okta app in the Apps table, adding an app the
+// collector did not read (an app user can name one) with its id only.
+func (t *dataTables) app(id string, ix *recordIndex) int {
+	if i, ok := t.appIx[id]; ok {
+		return i
+	}
+	row := []string{id, "", ""}
+	if a := ix.apps[id]; a != nil {
+		row = []string{a.ID, a.Label, a.Name}
+	}
+	t.d.Apps = append(t.d.Apps, row)
+	t.appIx[id] = len(t.d.Apps) - 1
+	return len(t.d.Apps) - 1
+}
+
+func (t *dataTables) intern(table string, list *[]string, s string) int {
+	m := t.index[table]
+	if m == nil {
+		m = map[string]int{}
+		t.index[table] = m
+	}
+	if i, ok := m[s]; ok {
+		return i
+	}
+	*list = append(*list, s)
+	m[s] = len(*list) - 1
+	return len(*list) - 1
+}
+
+type recordIndex struct {
+	entra      map[string]*record.EntraUser
+	okta       map[string]*record.OktaUser
+	appUsers   map[string][]*record.OktaAppUser // by Okta user id
+	apps       map[string]*record.OktaApp
+	adByDN     map[string]*record.ADUser
+	adByAnchor map[string]*record.ADUser // base64 of the raw objectGUID
+}
+
+func indexRecords(in classify.Input) *recordIndex {
+	ix := &recordIndex{
+		entra:      make(map[string]*record.EntraUser, len(in.EntraUsers)),
+		okta:       make(map[string]*record.OktaUser, len(in.OktaUsers)),
+		appUsers:   make(map[string][]*record.OktaAppUser, len(in.OktaUsers)),
+		apps:       make(map[string]*record.OktaApp, len(in.OktaApps)),
+		adByDN:     make(map[string]*record.ADUser, len(in.ADUsers)),
+		adByAnchor: make(map[string]*record.ADUser, len(in.ADUsers)),
+	}
+	for i := range in.EntraUsers {
+		ix.entra[in.EntraUsers[i].ID] = &in.EntraUsers[i]
+	}
+	for i := range in.OktaUsers {
+		ix.okta[in.OktaUsers[i].ID] = &in.OktaUsers[i]
+	}
+	for i := range in.OktaAppUsers {
+		au := &in.OktaAppUsers[i]
+		ix.appUsers[au.UserID] = append(ix.appUsers[au.UserID], au)
+	}
+	for i := range in.OktaApps {
+		ix.apps[in.OktaApps[i].ID] = &in.OktaApps[i]
+	}
+	for i := range in.ADUsers {
+		u := &in.ADUsers[i]
+		ix.adByDN[u.DistinguishedName] = u
+		ix.adByAnchor[base64.StdEncoding.EncodeToString(u.ObjectGUID[:])] = u
+	}
+	return ix
+}
+
+func identityData(ids []classify.Finding, in classify.Input, steps map[string][]ViewStep) *IdentityData {
+	d := &IdentityData{Version: 1, Rows: make([][]any, 0, len(ids))}
+	t := &dataTables{d: d, index: map[string]map[string]int{}, formatIx: map[anchor.Format]int{}, appIx: map[string]int{}}
+	for _, r := range classify.Rules() {
+		t.intern("scenario", &d.Scenarios, string(r.Scenario))
+	}
+	for _, s := range severityOrder {
+		t.intern("severity", &d.Severities, string(s))
+	}
+	for _, f := range anchor.Formats() {
+		t.formatIx[f] = len(d.Formats)
+		d.Formats = append(d.Formats, []string{string(f), f.Label()})
+	}
+	ix := indexRecords(in)
+	for _, id := range slices.Sorted(maps.Keys(ix.apps)) {
+		t.app(id, ix)
+	}
+	for i := range ids {
+		d.Rows = append(d.Rows, t.row(&ids[i], ix, steps))
+	}
+	return d
+}
+
+// rowWriter builds one row, pointing repeated strings back at the
+// top-level field that holds them.
+type rowWriter struct {
+	row  []any
+	refs map[string]int
+}
+
+// ref returns s, or the index of the top-level field already holding s.
+func (w *rowWriter) ref(s string) any {
+	if s == "" {
+		return ""
+	}
+	if i, ok := w.refs[s]; ok {
+		return i
+	}
+	return s
+}
+
+func (t *dataTables) row(f *classify.Finding, ix *recordIndex, steps map[string][]ViewStep) []any {
+	d := t.d
+	w := &rowWriter{row: make([]any, rowLen), refs: make(map[string]int, len(refFields))}
+	w.row[rowUPN] = f.UPN
+	w.row[rowName] = f.DisplayName
+	w.row[rowScenario] = t.intern("scenario", &d.Scenarios, string(f.Scenario))
+	w.row[rowSeverity] = t.intern("severity", &d.Severities, string(f.Severity))
+	w.row[rowDomain] = t.intern("domain", &d.Domains, upnDomain(f.UPN))
+	w.row[rowSources] = t.intern("sources", &d.SourceSets, sourceSet(f))
+	w.row[rowEntraID] = f.EntraUserID
+	w.row[rowOktaID] = f.OktaUserID
+	w.row[rowADGUID] = f.ADObjectGUID
+	w.row[rowADDN] = f.ADDN
+	w.row[rowE] = f.EntraAnchor
+	w.row[rowS] = f.OktaAnchor
+	for _, i := range refFields {
+		s := w.row[i].(string)
+		if _, seen := w.refs[s]; !seen && s != "" {
+			w.refs[s] = i
+		} else if seen {
+			w.row[i] = w.refs[s]
+		}
+	}
+	flags := 0
+	if f.Federated {
+		flags |= flagFederated
+	}
+	if f.Assigned {
+		flags |= flagAssigned
+	}
+	if f.SyncEnabled {
+		flags |= flagSync
+	}
+	w.row[rowFlags] = flags
+	w.row[rowADSources] = f.ADSources
+	detail := make([]any, detailLen)
+	detail[detailExplanation] = f.Explanation
+	expected := make([]any, len(f.ExpectedAnchor))
+	for i, x := range f.ExpectedAnchor {
+		expected[i] = w.ref(x)
+	}
+	w.row[rowExpected] = expected
+
+	anchors := newAnchorSet()
+	anchors.add(f.EntraAnchor)
+	anchors.add(f.OktaAnchor)
+	for _, x := range f.ExpectedAnchor {
+		anchors.add(x)
+	}
+
+	adUsers := t.adUsersOf(f, ix)
+	ad := make([]any, 0, len(adUsers))
+	for _, u := range adUsers {
+		ad = append(ad, t.adRecord(w, u, anchors))
+	}
+	detail[detailAD] = ad
+	detail[detailOkta] = 0
+	if u := ix.okta[f.OktaUserID]; u != nil {
+		detail[detailOkta] = t.oktaRecord(w, u, ix, anchors)
+	}
+	detail[detailEntra] = 0
+	if u := ix.entra[f.EntraUserID]; u != nil {
+		detail[detailEntra] = entraRecord(w, u)
+		anchors.add(u.ImmutableID)
+	}
+	links := make([]any, 0, len(f.Evidence))
+	for _, l := range f.Evidence {
+		fk, fid := w.recordRef(l.From)
+		tk, tid := w.recordRef(l.To)
+		links = append(links, []any{fk, fid, tk, tid, t.intern("linkKey", &d.LinkKeys, l.Key), w.ref(l.Value)})
+	}
+	detail[detailLinks] = links
+	detail[detailDecoded] = t.decoded(w, anchors.values)
+	detail[detailSteps] = 0
+	if s, ok := steps[FindingKey(f)]; ok && len(s) > 0 {
+		detail[detailSteps] = s
+	}
+	// The detail holds only strings, numbers and slices of them.
+	raw, err := json.Marshal(detail)
+	if err != nil {
+		panic(fmt.Sprintf("report: encode the detail of %s: %v", f.UPN, err))
+	}
+	w.row[rowDetail] = string(raw)
+	return w.row
+}
+
+// adUsersOf returns the AD records of an identity: the one the finding
+// names, those its evidence links to, and those its Okta user's AD app
+// users point at (an identity in several AD instances has several).
+func (t *dataTables) adUsersOf(f *classify.Finding, ix *recordIndex) []*record.ADUser {
+	var out []*record.ADUser
+	seen := map[*record.ADUser]bool{}
+	add := func(u *record.ADUser) {
+		if u != nil && !seen[u] {
+			seen[u] = true
+			out = append(out, u)
+		}
+	}
+	add(ix.adByDN[f.ADDN])
+	for _, l := range f.Evidence {
+		for _, ref := range []string{l.From, l.To} {
+			if dn, ok := strings.CutPrefix(ref, "ad:"); ok {
+				add(ix.adByDN[dn])
+			}
+		}
+	}
+	for _, au := range ix.appUsers[f.OktaUserID] {
+		if app := ix.apps[au.AppID]; app != nil && strings.EqualFold(app.Name, "active_directory") {
+			add(ix.adByAnchor[au.ExternalID])
+		}
+	}
+	return out
+}
+
+// recordRef splits a link end ("okta:00u…", "entra:…", "ad:CN=…") into a
+// source index (0 okta, 1 entra, 2 ad, 3 other) and its id.
+func (w *rowWriter) recordRef(ref string) (int, any) {
+	for i, p := range []string{"okta:", "entra:", "ad:"} {
+		if id, ok := strings.CutPrefix(ref, p); ok {
+			return i, w.ref(id)
+		}
+	}
+	return 3, w.ref(ref)
+}
+
+func (t *dataTables) adRecord(w *rowWriter, u *record.ADUser, anchors *anchorSet) []any {
+	g, _ := anchor.FromRaw(u.ObjectGUID[:]) // 16 bytes by type
+	guidAnchor := base64.StdEncoding.EncodeToString(u.ObjectGUID[:])
+	anchors.add(guidAnchor)
+	var cgText, cgAnchor string
+	if len(u.ConsistencyGUID) > 0 {
+		cgAnchor = base64.StdEncoding.EncodeToString(u.ConsistencyGUID)
+		anchors.add(cgAnchor)
+		if cg, err := anchor.FromRaw(u.ConsistencyGUID); err == nil {
+			cgText = cg.String()
+		} else {
+			cgText = fmt.Sprintf("(%d bytes, not a GUID)", len(u.ConsistencyGUID))
+		}
+	}
+	return []any{
+		w.ref(u.DistinguishedName), w.ref(g.String()), w.ref(guidAnchor), w.ref(cgText), w.ref(cgAnchor),
+		u.ObjectSID, w.ref(u.UserPrincipalName), u.SAMAccountName, w.ref(u.Mail), u.UserAccountControl,
+		u.Domain, u.WhenChanged,
+	}
+}
+
+func (t *dataTables) oktaRecord(w *rowWriter, u *record.OktaUser, ix *recordIndex, anchors *anchorSet) []any {
+	var o365, adApps []any
+	for _, au := range ix.appUsers[u.ID] {
+		appIx := t.app(au.AppID, ix)
+		name := ""
+		if app := ix.apps[au.AppID]; app != nil {
+			name = strings.ToLower(app.Name)
+		}
+		switch name {
+		case "office365":
+			anchors.add(au.ImmutableID)
+			o365 = append(o365, []any{appIx, au.Status, w.ref(au.ImmutableID), w.ref(au.ExternalID),
+				w.ref(au.UserName), au.SyncState, strings.Join(au.Licenses, ", "), strings.Join(au.Roles, ", ")})
+		case "active_directory":
+			anchors.add(au.ExternalID)
+			adApps = append(adApps, []any{appIx, au.Status, w.ref(au.ExternalID), w.ref(au.UserName)})
+		}
+	}
+	return []any{w.ref(u.Login), w.ref(u.Email), u.Status, u.FirstName, u.LastName, orEmpty(o365), orEmpty(adApps)}
+}
+
+func entraRecord(w *rowWriter, u *record.EntraUser) []any {
+	return []any{
+		w.ref(u.UserPrincipalName), w.ref(u.DisplayName), w.ref(u.Mail), boolInt(u.AccountEnabled), u.UserType,
+		w.ref(u.ImmutableID), boolInt(u.SyncEnabled), u.SecurityID, w.ref(u.OnPremisesDN), u.OnPremisesSAM, u.CreationType,
+	}
+}
+
+// decoded reads every anchor value of the identity under every known
+// encoding: [value, [[guid, [format…]]…], note].
+func (t *dataTables) decoded(w *rowWriter, values []string) []any {
+	out := make([]any, 0, len(values))
+	for _, v := range values {
+		desc := anchor.Describe(v)
+		cands := make([]any, 0, len(desc.Candidates))
+		for _, c := range desc.Candidates {
+			fmts := make([]int, len(c.InputFormats))
+			for i, f := range c.InputFormats {
+				fmts[i] = t.formatIx[f]
+			}
+			cands = append(cands, []any{w.ref(c.GUID.String()), fmts})
+		}
+		note := -1
+		if desc.Note != "" {
+			note = t.intern("note", &t.d.Notes, desc.Note)
+		}
+		out = append(out, []any{w.ref(v), cands, note})
+	}
+	return out
+}
+
+type anchorSet struct {
+	values []string
+	seen   map[string]bool
+}
+
+func newAnchorSet() *anchorSet { return &anchorSet{seen: map[string]bool{}} }
+
+func (a *anchorSet) add(v string) {
+	if v != "" && !a.seen[v] {
+		a.seen[v] = true
+		a.values = append(a.values, v)
+	}
+}
+
+func orEmpty(l []any) []any {
+	if l == nil {
+		return []any{}
+	}
+	return l
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func upnDomain(upn string) string {
+	if i := strings.LastIndexByte(upn, '@'); i >= 0 {
+		return strings.ToLower(upn[i+1:])
+	}
+	return ""
+}
+
+// sourceSet names which sources hold a record of the identity.
+func sourceSet(f *classify.Finding) string {
+	var parts []string
+	if f.ADObjectGUID != "" || f.ADDN != "" {
+		parts = append(parts, "AD")
+	}
+	if f.OktaUserID != "" {
+		parts = append(parts, "Okta")
+	}
+	if f.EntraUserID != "" {
+		parts = append(parts, "Entra")
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, " + ")
+}

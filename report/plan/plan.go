@@ -47,8 +47,13 @@ type Plan struct {
 	Tenants       Tenants     `json:"tenants"`
 	Settings      Settings    `json:"settings"`
 	// OrgSteps run before any identity's steps (and OrgRestore after all).
-	OrgSteps   []Step     `json:"orgSteps"`
-	OrgRestore []Step     `json:"orgRestore"`
+	OrgSteps   []Step `json:"orgSteps"`
+	OrgRestore []Step `json:"orgRestore"`
+	// OrgReview are tenant-wide manual actions that need a person's
+	// judgement (a per-instance mapping expression, a federation issuer).
+	// apply shows them and does not wait on them: they are advice, not
+	// gates, unlike a manual step inside an identity.
+	OrgReview  []Step     `json:"orgReview,omitempty"`
 	Identities []Identity `json:"identities"`
 	// Seal is the sha256 (hex) of the canonical JSON of the plan with Seal
 	// empty: any edit after review changes it.

@@ -60,6 +60,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		convertCmd(e),
 		lookupCmd(e),
 		reportCmd(e),
+		planCmd(e),
 	)
 	err := root.ExecuteContext(ctx)
 	if err == nil {

@@ -11,29 +11,42 @@ import (
 	"io"
 	"sync"
 
+	"github.com/anchorscan/anchorscan/scan/classify"
 	"github.com/anchorscan/anchorscan/templates"
 )
 
-// plainDataLimit is the size above which the identity data is embedded
-// gzip-compressed (and base64-encoded) instead of as readable JSON: plain
-// JSON keeps a small report greppable, compression keeps 100,000
-// identities within a file people can mail.
-const plainDataLimit = 12 << 20
+// Each data block is embedded as readable JSON up to a size, and
+// gzip-compressed (and base64-encoded) above it: plain JSON keeps a small
+// report greppable and is the fastest to read, compression keeps 100,000
+// identities within a file people can mail. The table block may stay plain
+// the longest because the first rows wait for it; the search and detail
+// blocks are read after the first rows are drawn, so their size matters
+// more than their speed.
+const (
+	plainTableLimit = 16 << 20
+	plainLazyLimit  = 1 << 20
+)
 
-// Data encodings, as the data block's data-encoding attribute names them.
+// Data encodings, as a data block's data-encoding attribute names them.
 const (
 	dataJSON       = "json"
 	dataGzipBase64 = "gzip-base64"
 )
 
+// dataBlock is the content of one data script element.
+type dataBlock struct {
+	Text     template.JS
+	Encoding string
+}
+
 // page is what the template renders: the view plus the report's own assets.
 type page struct {
 	*View
-	CSP          string
-	CSS          template.CSS
-	Script       template.JS
-	Data         template.JS
-	DataEncoding string
+	CSP    string
+	CSS    template.CSS
+	Script template.JS
+	// The identity data, in the order the page reads it.
+	TableData, SearchData, DetailData dataBlock
 }
 
 type assets struct {
@@ -77,41 +90,76 @@ func WriteHTML(w io.Writer, v *View) error {
 	if err != nil {
 		return err
 	}
-	data, encoding, err := encodeIdentityData(v.Data)
-	if err != nil {
+	d := v.Data
+	if d == nil {
+		d = identityData(nil, classify.Input{}, nil)
+	}
+	p := page{View: v, CSP: a.csp, CSS: a.css, Script: a.script}
+	if p.TableData, err = encodeDataBlock("table", plainTableLimit, d.Table); err != nil {
 		return err
 	}
-	p := page{View: v, CSP: a.csp, CSS: a.css, Script: a.script, Data: template.JS(data), DataEncoding: encoding}
+	if p.SearchData, err = encodeDataBlock("search", plainLazyLimit, d.Search); err != nil {
+		return err
+	}
+	if p.DetailData, err = encodeDetailBlock(d); err != nil {
+		return err
+	}
 	if err := a.tmpl.Execute(w, p); err != nil {
 		return fmt.Errorf("render HTML report: %w", err)
 	}
 	return nil
 }
 
-// encodeIdentityData returns the content of the data script element.
-func encodeIdentityData(d *IdentityData) (string, string, error) {
-	if d == nil {
-		d = &IdentityData{Version: 1}
-	}
-	raw, err := json.Marshal(d)
+// encodeDataBlock writes v as one JSON document.
+func encodeDataBlock(name string, limit int, v any) (dataBlock, error) {
+	raw, err := json.Marshal(v)
 	if err != nil {
-		return "", "", fmt.Errorf("encode identity data: %w", err)
+		return dataBlock{}, fmt.Errorf("encode the %s data of the HTML report: %w", name, err)
 	}
-	if len(raw) <= plainDataLimit {
-		return string(scriptSafeJSON(raw)), dataJSON, nil
+	return packDataBlock(name, limit, raw)
+}
+
+// encodeDetailBlock writes the detail lookup tables and then each row's
+// detail, one JSON text a line: the script finds row i's line without
+// parsing the others. json.Marshal escapes every newline inside a string,
+// so a line ends only where a row does.
+func encodeDetailBlock(d *IdentityData) (dataBlock, error) {
+	lookup, err := json.Marshal(d.Lookup)
+	if err != nil {
+		return dataBlock{}, fmt.Errorf("encode the detail data of the HTML report: %w", err)
+	}
+	size := len(lookup)
+	for _, r := range d.Details {
+		size += 1 + len(r)
 	}
 	var buf bytes.Buffer
-	zw, err := gzip.NewWriterLevel(&buf, gzip.DefaultCompression)
+	buf.Grow(size)
+	buf.Write(lookup)
+	for _, r := range d.Details {
+		buf.WriteByte('\n')
+		buf.Write(r)
+	}
+	return packDataBlock("detail", plainLazyLimit, buf.Bytes())
+}
+
+// packDataBlock makes raw safe inside a script element, compressing it
+// when it is larger than limit.
+func packDataBlock(name string, limit int, raw []byte) (dataBlock, error) {
+	if len(raw) <= limit {
+		return dataBlock{Text: template.JS(scriptSafeJSON(raw)), Encoding: dataJSON}, nil
+	}
+	var buf bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
 	if err != nil {
-		return "", "", fmt.Errorf("compress identity data: %w", err)
+		return dataBlock{}, fmt.Errorf("compress the %s data of the HTML report: %w", name, err)
 	}
 	if _, err := zw.Write(raw); err != nil {
-		return "", "", fmt.Errorf("compress identity data: %w", err)
+		return dataBlock{}, fmt.Errorf("compress the %s data of the HTML report: %w", name, err)
 	}
 	if err := zw.Close(); err != nil {
-		return "", "", fmt.Errorf("compress identity data: %w", err)
+		return dataBlock{}, fmt.Errorf("compress the %s data of the HTML report: %w", name, err)
 	}
-	return base64.StdEncoding.EncodeToString(buf.Bytes()), dataGzipBase64, nil
+	return dataBlock{Text: template.JS(base64.StdEncoding.EncodeToString(buf.Bytes())), Encoding: dataGzipBase64}, nil
 }
 
 // scriptSafeJSON escapes JSON for the inside of a script element. The HTML

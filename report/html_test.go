@@ -163,52 +163,92 @@ func renderHTML(t testing.TB, v *View) string {
 }
 
 var (
-	dataBlockRE = regexp.MustCompile(`(?s)<script type="application/json" id="data" data-encoding="([a-z0-9-]+)">(.*?)</script>`)
+	dataBlockRE = regexp.MustCompile(`(?s)<script type="application/json" id="([a-z]+)-data" data-encoding="([a-z0-9-]+)">(.*?)</script>`)
 	scriptRE    = regexp.MustCompile(`(?s)<script>(.*?)</script>`)
 	cspRE       = regexp.MustCompile(`<meta http-equiv="Content-Security-Policy" content="([^"]*)">`)
 )
 
-// decodeDataBlock reads the identity data back out of a rendered report,
-// as the report's script does.
-func decodeDataBlock(t testing.TB, page string) (*IdentityData, string, string) {
+// pageData is the identity data read back out of a rendered report, as the
+// report's script reads it, with each block's encoding and raw text.
+type pageData struct {
+	data      IdentityData
+	encodings map[string]string
+	texts     map[string]string
+}
+
+// unpackBlock returns a data block's text, inflated when compressed.
+func unpackBlock(t testing.TB, encoding, text string) []byte {
 	t.Helper()
-	m := dataBlockRE.FindStringSubmatch(page)
-	if m == nil {
-		t.Fatal("no identity data block in the report")
+	if encoding != dataGzipBase64 {
+		return []byte(text)
 	}
-	raw := []byte(m[2])
-	if m[1] == dataGzipBase64 {
-		gz, err := base64.StdEncoding.DecodeString(m[2])
+	gz, err := base64.StdEncoding.DecodeString(text)
+	if err != nil {
+		t.Fatalf("data block is not base64: %v", err)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(gz))
+	if err != nil {
+		t.Fatalf("data block is not gzip: %v", err)
+	}
+	raw, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatalf("data block: %v", err)
+	}
+	return raw
+}
+
+func decodeDataBlocks(t testing.TB, page string) *pageData {
+	t.Helper()
+	p := &pageData{encodings: map[string]string{}, texts: map[string]string{}}
+	var order []string
+	for _, m := range dataBlockRE.FindAllStringSubmatch(page, -1) {
+		order = append(order, m[1])
+		p.encodings[m[1]], p.texts[m[1]] = m[2], m[3]
+		raw := unpackBlock(t, m[2], m[3])
+		var err error
+		switch m[1] {
+		case "table":
+			err = json.Unmarshal(raw, &p.data.Table)
+		case "search":
+			err = json.Unmarshal(raw, &p.data.Search)
+		case "detail":
+			lines := bytes.Split(raw, []byte("\n"))
+			if err = json.Unmarshal(lines[0], &p.data.Lookup); err == nil {
+				for _, l := range lines[1:] {
+					p.data.Details = append(p.data.Details, json.RawMessage(l))
+				}
+			}
+		}
 		if err != nil {
-			t.Fatalf("data block is not base64: %v", err)
-		}
-		zr, err := gzip.NewReader(bytes.NewReader(gz))
-		if err != nil {
-			t.Fatalf("data block is not gzip: %v", err)
-		}
-		if raw, err = io.ReadAll(zr); err != nil {
-			t.Fatalf("data block: %v", err)
+			t.Fatalf("%s data block is not JSON: %v", m[1], err)
 		}
 	}
-	var d IdentityData
-	if err := json.Unmarshal(raw, &d); err != nil {
-		t.Fatalf("data block is not JSON: %v", err)
+	// The script reads the table block, which must come before it, first.
+	if !slices.Equal(order, []string{"table", "search", "detail"}) {
+		t.Fatalf("data blocks %v, want table, search, detail", order)
 	}
-	return &d, m[1], m[2]
+	if strings.Index(page, `id="table-data"`) > strings.Index(page, "<script>") ||
+		strings.Index(page, `id="search-data"`) < strings.Index(page, "<script>") {
+		t.Error("the table data does not come right before the script, or the search data not after it")
+	}
+	return p
 }
 
 // dataRoundTrip is what the page's script receives: the view's data after a
 // trip through JSON, so numbers are float64 as they would be in JavaScript.
 func dataRoundTrip(t testing.TB, d *IdentityData) *IdentityData {
 	t.Helper()
-	raw, err := json.Marshal(d)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out IdentityData
-	if err := json.Unmarshal(raw, &out); err != nil {
-		t.Fatal(err)
+	for _, part := range []struct{ in, out any }{{d.Table, &out.Table}, {d.Search, &out.Search}, {d.Lookup, &out.Lookup}} {
+		raw, err := json.Marshal(part.in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(raw, part.out); err != nil {
+			t.Fatal(err)
+		}
 	}
+	out.Details = d.Details
 	return &out
 }
 
@@ -266,8 +306,8 @@ func TestWriteHTMLStructure(t *testing.T) {
 	if strings.Contains(policy, "unsafe-eval") || strings.Contains(policy, "script-src 'unsafe-inline'") {
 		t.Errorf("CSP %q allows more script than the report's own", policy)
 	}
-	if n := strings.Count(strings.ToLower(page), "<script"); n != 2 {
-		t.Errorf("%d script elements, want 2 (the data and the script)", n)
+	if n := strings.Count(strings.ToLower(page), "<script"); n != 4 {
+		t.Errorf("%d script elements, want 4 (three data blocks and the script)", n)
 	}
 
 	// Nothing points outside the file.
@@ -279,16 +319,20 @@ func TestWriteHTMLStructure(t *testing.T) {
 		t.Error("style sheet loads an external resource")
 	}
 
-	// The data block holds exactly the view's data.
-	got, enc, _ := decodeDataBlock(t, page)
-	if enc != dataJSON {
-		t.Errorf("300 identities encoded as %s, want %s", enc, dataJSON)
+	// The data blocks hold exactly the view's data.
+	got := decodeDataBlocks(t, page)
+	for name, enc := range got.encodings {
+		if enc != dataJSON {
+			t.Errorf("%s data of 300 identities encoded as %s, want %s", name, enc, dataJSON)
+		}
 	}
-	if diff := cmp.Diff(dataRoundTrip(t, v.Data), got); diff != "" {
-		t.Errorf("data block differs from the view (-view +block):\n%s", diff)
+	if diff := cmp.Diff(dataRoundTrip(t, v.Data), &got.data); diff != "" {
+		t.Errorf("data blocks differ from the view (-view +blocks):\n%s", diff)
 	}
-	if len(got.Rows) != len(res.Identities) {
-		t.Errorf("%d rows, want one per identity (%d)", len(got.Rows), len(res.Identities))
+	if len(got.data.Table.UPN) != len(res.Identities) || len(got.data.Details) != len(res.Identities) ||
+		len(got.data.Search.EntraID) != len(res.Identities) {
+		t.Errorf("%d table rows, %d details, %d search rows, want one each per identity (%d)",
+			len(got.data.Table.UPN), len(got.data.Details), len(got.data.Search.EntraID), len(res.Identities))
 	}
 }
 
@@ -337,8 +381,8 @@ func TestWriteHTMLEscapesHostileStrings(t *testing.T) {
 			t.Errorf("report holds %q unescaped", h)
 		}
 	}
-	if n := strings.Count(page, "</script>"); n != 2 {
-		t.Errorf("%d </script> tags, want 2: directory data closed a script element", n)
+	if n := strings.Count(page, "</script>"); n != 4 {
+		t.Errorf("%d </script> tags, want 4: directory data closed a script element", n)
 	}
 	// Escaped, not dropped: the HTML text and the data block both still say it.
 	for _, want := range []string{`&lt;img src=x onerror=alert(1)&gt;`, `=HYPERLINK(&#34;http://x&#34;)`} {
@@ -346,23 +390,29 @@ func TestWriteHTMLEscapesHostileStrings(t *testing.T) {
 			t.Errorf("report lacks the escaped form %q", want)
 		}
 	}
-	got, _, block := decodeDataBlock(t, page)
-	for _, c := range []string{"<", ">", "&", "\u2028", "\u2029"} {
-		if strings.Contains(block, c) {
-			t.Errorf("data block holds a raw %q", c)
+	got := decodeDataBlocks(t, page)
+	for name, block := range got.texts {
+		for _, c := range []string{"<", ">", "&", "\u2028", "\u2029"} {
+			if strings.Contains(block, c) {
+				t.Errorf("%s data block holds a raw %q", name, c)
+			}
 		}
 	}
+	d := &got.data
 	names := map[string]bool{}
-	for _, r := range got.Rows {
-		names[r[rowName].(string)] = true
+	for i := range d.Table.Name {
+		names[rowField(d, i, fieldName)] = true
 	}
 	for _, h := range htmlHostile {
 		if !names[h] {
 			t.Errorf("display name %q did not survive the data block", h)
 		}
 	}
-	if got.Rows[1][rowUPN] != htmlHostile[1]+"@contoso.example" {
-		t.Errorf("htmlHostile UPN came back as %q", got.Rows[1][rowUPN])
+	if got := rowField(d, 1, fieldUPN); got != htmlHostile[1]+"@contoso.example" {
+		t.Errorf("hostile UPN came back as %q", got)
+	}
+	if got := explanationOf(t, d, 2); got != "see "+htmlHostile[0] {
+		t.Errorf("hostile explanation came back as %q", got)
 	}
 }
 
@@ -406,63 +456,125 @@ func TestScriptSafeJSON(t *testing.T) {
 	}
 }
 
-func TestEncodeIdentityDataCompressesLargeData(t *testing.T) {
-	in, res := htmlGenerated(t, 300)
-	d := BuildView(htmlSnapshot(), res, in, ViewOptions{}).Data
-	// Grow the data past the limit by repeating its rows.
-	big := *d
-	perRow := 0
-	if raw, err := json.Marshal(d.Rows); err == nil {
-		perRow = len(raw)/len(d.Rows) + 1
+func TestPackDataBlock(t *testing.T) {
+	raw := []byte(`{"upn":["` + strings.Repeat(`a\u003cb@contoso.example","`, 200) + `"]}`)
+	tests := []struct {
+		name  string
+		limit int
+		want  string
+	}{
+		{"within the limit stays readable", len(raw), dataJSON},
+		{"above the limit is compressed", len(raw) - 1, dataGzipBase64},
 	}
-	for len(big.Rows)*perRow <= plainDataLimit {
-		big.Rows = append(big.Rows, d.Rows...)
-	}
-	text, enc, err := encodeIdentityData(&big)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if enc != dataGzipBase64 {
-		t.Fatalf("%d rows encoded as %s, want %s", len(big.Rows), enc, dataGzipBase64)
-	}
-	if len(text) > plainDataLimit {
-		t.Errorf("compressed block is %d bytes, no smaller than the plain limit", len(text))
-	}
-	page := `<script type="application/json" id="data" data-encoding="` + enc + `">` + text + `</script>`
-	got, _, _ := decodeDataBlock(t, page)
-	if len(got.Rows) != len(big.Rows) {
-		t.Errorf("decoded %d rows, want %d", len(got.Rows), len(big.Rows))
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := packDataBlock("test", tt.limit, raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b.Encoding != tt.want {
+				t.Fatalf("encoded as %s, want %s", b.Encoding, tt.want)
+			}
+			if tt.want == dataGzipBase64 && len(b.Text) >= len(raw) {
+				t.Errorf("compressed block is %d bytes, no smaller than the %d it holds", len(b.Text), len(raw))
+			}
+			if got := unpackBlock(t, b.Encoding, string(b.Text)); !bytes.Equal(got, raw) {
+				t.Errorf("block reads back as %.80s…, want %.80s…", got, raw)
+			}
+		})
 	}
 }
 
-// resolve reads a string field of a row as the report's script does.
-func resolveField(row []any, v any) string {
+// TestWriteHTMLCompressesLargeBlocks checks that each block is compressed
+// exactly when it is larger than its limit, and still holds the whole view.
+func TestWriteHTMLCompressesLargeBlocks(t *testing.T) {
+	in, res := htmlGenerated(t, 10_000)
+	v := BuildView(htmlSnapshot(), res, in, ViewOptions{})
+	got := decodeDataBlocks(t, renderHTML(t, v))
+	compressed := 0
+	for name, limit := range map[string]int{"table": plainTableLimit, "search": plainLazyLimit, "detail": plainLazyLimit} {
+		size := len(unpackBlock(t, got.encodings[name], got.texts[name]))
+		want := dataJSON
+		if size > limit {
+			want = dataGzipBase64
+			compressed++
+		}
+		if got.encodings[name] != want {
+			t.Errorf("%s block of %d bytes (limit %d) encoded as %s, want %s", name, size, limit, got.encodings[name], want)
+		}
+	}
+	if compressed == 0 {
+		t.Error("no block of 10,000 identities is above its limit: the test checks nothing")
+	}
+	if diff := cmp.Diff(dataRoundTrip(t, v.Data), &got.data); diff != "" {
+		t.Errorf("data blocks differ from the view (-view +blocks):\n%s", diff)
+	}
+}
+
+// rowField reads string field k of row i as the report's script does,
+// following a number to the field it names.
+func rowField(d *IdentityData, i, k int) string {
+	if k == fieldDomain {
+		return d.Table.Domains[d.Table.Domain[i]]
+	}
+	cols := [][]any{d.Table.UPN, d.Table.Name, d.Table.E, d.Table.S, d.Search.EntraID, d.Search.OktaID, d.Search.ADGUID, d.Search.ADDN}
+	return resolveField(d, i, cols[k][i])
+}
+
+// resolveField reads a string value of row i: the string, or the field it names.
+func resolveField(d *IdentityData, i int, v any) string {
 	switch x := v.(type) {
 	case string:
 		return x
 	case float64:
-		return row[int(x)].(string)
+		return rowField(d, i, int(x))
 	case int:
-		return row[x].(string)
+		return rowField(d, i, x)
 	}
 	return ""
 }
 
 // detailOf parses a row's detail, as the report's script does on opening it.
-func detailOf(t testing.TB, row []any) []any {
+func detailOf(t testing.TB, d *IdentityData, i int) []any {
 	t.Helper()
-	text, ok := row[rowDetail].(string)
-	if !ok {
-		t.Fatalf("row detail is %T, want a JSON string", row[rowDetail])
+	var det []any
+	if err := json.Unmarshal(d.Details[i], &det); err != nil {
+		t.Fatalf("detail of row %d is not JSON: %v", i, err)
 	}
-	var d []any
-	if err := json.Unmarshal([]byte(text), &d); err != nil {
-		t.Fatalf("row detail is not JSON: %v", err)
+	if len(det) != detailLen {
+		t.Fatalf("detail of row %d has %d fields, want %d", i, len(det), detailLen)
 	}
-	if len(d) != detailLen {
-		t.Fatalf("row detail has %d fields, want %d", len(d), detailLen)
+	return det
+}
+
+// explanationOf fills row i's fields into its explanation's template.
+func explanationOf(t testing.TB, d *IdentityData, i int) string {
+	t.Helper()
+	var b strings.Builder
+	for _, p := range d.Lookup.Explanations[int(detailOf(t, d, i)[detailExplanation].(float64))] {
+		if s, ok := p.(string); ok {
+			b.WriteString(s)
+		} else {
+			b.WriteString(resolveField(d, i, p))
+		}
 	}
-	return d
+	return b.String()
+}
+
+// candidateGUID reads a decoded GUID as the script does.
+func candidateGUID(t testing.TB, d *IdentityData, i int, value string, g any) string {
+	t.Helper()
+	if n, ok := g.(float64); ok && (n == guidLittleEndian || n == guidBigEndian) {
+		le, be, ok := base64GUIDs(value)
+		if !ok {
+			t.Fatalf("row %d: %q is marked as derivable but is not 16 bytes of base64", i, value)
+		}
+		if n == guidLittleEndian {
+			return le.String()
+		}
+		return be.String()
+	}
+	return resolveField(d, i, g)
 }
 
 func TestBuildViewIdentityDetail(t *testing.T) {
@@ -470,7 +582,7 @@ func TestBuildViewIdentityDetail(t *testing.T) {
 	v := BuildView(htmlSnapshot(), res, in, htmlHostileOptions(res))
 	d := dataRoundTrip(t, v.Data)
 
-	// Find an AD-sourced OK identity and an encoding mismatch.
+	// Find an AD-sourced identity of a scenario.
 	find := func(s classify.Scenario, withAD bool) int {
 		for i, f := range res.Identities {
 			if f.Scenario == s && (f.ADObjectGUID != "") == withAD {
@@ -480,67 +592,137 @@ func TestBuildViewIdentityDetail(t *testing.T) {
 		t.Fatalf("no %s identity in the generated tenant", s)
 		return -1
 	}
+	t.Run("table and search columns", func(t *testing.T) {
+		for i, f := range res.Identities {
+			for _, c := range []struct {
+				field int
+				want  string
+			}{
+				{fieldUPN, f.UPN}, {fieldName, f.DisplayName}, {fieldE, f.EntraAnchor}, {fieldS, f.OktaAnchor},
+				{fieldEntraID, f.EntraUserID}, {fieldOktaID, f.OktaUserID}, {fieldADGUID, f.ADObjectGUID}, {fieldADDN, f.ADDN},
+			} {
+				if got := rowField(d, i, c.field); got != c.want {
+					t.Fatalf("row %d field %d reads %q, want %q", i, c.field, got, c.want)
+				}
+			}
+			if got := d.Table.Scenarios[d.Table.Scenario[i]]; got != string(f.Scenario) {
+				t.Fatalf("row %d scenario %s, want %s", i, got, f.Scenario)
+			}
+			if got := d.Table.Severities[d.Table.Severity[i]]; got != string(f.Severity) {
+				t.Fatalf("row %d severity %s, want %s", i, got, f.Severity)
+			}
+		}
+	})
+	t.Run("explanations from templates", func(t *testing.T) {
+		withField := false
+		for i, f := range res.Identities {
+			if got := explanationOf(t, d, i); got != f.Explanation {
+				t.Fatalf("row %d explanation reads %q, want %q", i, got, f.Explanation)
+			}
+		}
+		for _, tmpl := range d.Lookup.Explanations {
+			for _, p := range tmpl {
+				_, isNum := p.(float64)
+				withField = withField || isNum
+			}
+		}
+		// Templates are what keeps explanations small: far fewer than rows.
+		if !withField || len(d.Lookup.Explanations) > len(res.Identities)/3 {
+			t.Errorf("%d explanation templates for %d identities (any with a field: %v)",
+				len(d.Lookup.Explanations), len(res.Identities), withField)
+		}
+	})
 	t.Run("three sources", func(t *testing.T) {
 		i := find(classify.OK, true)
-		f, row := res.Identities[i], d.Rows[i]
-		ad := detailOf(t, row)[detailAD].([]any)[0].([]any)
-		if got := resolveField(row, ad[1]); got != f.ADObjectGUID {
+		f, det := res.Identities[i], detailOf(t, d, i)
+		ad := det[detailAD].([]any)[0].([]any)
+		if got := resolveField(d, i, ad[1]); got != f.ADObjectGUID {
 			t.Errorf("AD objectGUID %q, want %q", got, f.ADObjectGUID)
 		}
-		if got := resolveField(row, ad[0]); got != f.ADDN {
+		if got := resolveField(d, i, ad[0]); got != f.ADDN {
 			t.Errorf("AD DN %q, want %q", got, f.ADDN)
 		}
 		if sid := ad[5].(string); !strings.HasPrefix(sid, "S-1-5-") {
 			t.Errorf("AD objectSid %q", sid)
 		}
-		okta := detailOf(t, row)[detailOkta].([]any)
+		okta := det[detailOkta].([]any)
 		var login string
 		for _, u := range in.OktaUsers {
 			if u.ID == f.OktaUserID {
 				login = u.Login
 			}
 		}
-		if got := resolveField(row, okta[0]); got != login || login == "" {
+		if got := resolveField(d, i, okta[0]); got != login || login == "" {
 			t.Errorf("Okta login %q, want %q", got, login)
 		}
 		o365 := okta[5].([]any)[0].([]any)
-		if got := resolveField(row, o365[2]); got != f.OktaAnchor {
+		if got := resolveField(d, i, o365[2]); got != f.OktaAnchor {
 			t.Errorf("O365 immutableId %q, want %q", got, f.OktaAnchor)
 		}
-		if got := resolveField(row, o365[3]); got != f.EntraUserID {
+		if got := resolveField(d, i, o365[3]); got != f.EntraUserID {
 			t.Errorf("O365 externalId %q, want the Entra object id %q", got, f.EntraUserID)
 		}
 		if n := len(okta[6].([]any)); n < 1 {
 			t.Error("no AD app user in the Okta detail")
 		}
-		entra := detailOf(t, row)[detailEntra].([]any)
-		if got := resolveField(row, entra[0]); !strings.EqualFold(got, f.UPN) {
+		entra := det[detailEntra].([]any)
+		if got := resolveField(d, i, entra[0]); !strings.EqualFold(got, f.UPN) {
 			t.Errorf("Entra UPN %q, want %q", got, f.UPN)
 		}
-		if got := resolveField(row, entra[5]); got != f.EntraAnchor {
+		if got := resolveField(d, i, entra[5]); got != f.EntraAnchor {
 			t.Errorf("Entra immutableId %q, want %q", got, f.EntraAnchor)
 		}
 		// E is decoded to the AD object's GUID, read as a correct ImmutableID.
-		dec := detailOf(t, row)[detailDecoded].([]any)[0].([]any)
-		if resolveField(row, dec[0]) != f.EntraAnchor {
+		dec := det[detailDecoded].([]any)[0].([]any)
+		if resolveField(d, i, dec[0]) != f.EntraAnchor {
 			t.Fatalf("first decoded value %v, want E", dec[0])
 		}
 		cand := dec[1].([]any)[0].([]any)
-		if got := resolveField(row, cand[0]); got != f.ADObjectGUID {
+		if got := candidateGUID(t, d, i, f.EntraAnchor, cand[0]); got != f.ADObjectGUID {
 			t.Errorf("E decodes to %q, want the AD GUID %q", got, f.ADObjectGUID)
 		}
-		if fmtIx := int(cand[1].([]any)[0].(float64)); d.Formats[fmtIx][0] != string(anchor.FormatImmutableID) {
-			t.Errorf("E read as %v, want %s", d.Formats[fmtIx], anchor.FormatImmutableID)
+		if fmtIx := int(cand[1].([]any)[0].(float64)); d.Lookup.Formats[fmtIx][0] != string(anchor.FormatImmutableID) {
+			t.Errorf("E read as %v, want %s", d.Lookup.Formats[fmtIx], anchor.FormatImmutableID)
+		}
+		if flags := int(det[detailFlags].(float64)); (flags&flagFederated != 0) != f.Federated {
+			t.Errorf("flags %b, want federated=%v", flags, f.Federated)
+		}
+	})
+	t.Run("decoded GUIDs are anchor.Describe's", func(t *testing.T) {
+		derived := 0
+		for i := range res.Identities {
+			for _, x := range detailOf(t, d, i)[detailDecoded].([]any) {
+				dec := x.([]any)
+				value := resolveField(d, i, dec[0])
+				desc := anchor.Describe(value)
+				cands := dec[1].([]any)
+				if len(cands) != len(desc.Candidates) {
+					t.Fatalf("row %d: %q has %d candidates, want %d", i, value, len(cands), len(desc.Candidates))
+				}
+				for k, c := range cands {
+					g := c.([]any)[0]
+					if n, ok := g.(float64); ok && n < 0 {
+						derived++
+					}
+					if got, want := candidateGUID(t, d, i, value, g), desc.Candidates[k].GUID.String(); got != want {
+						t.Fatalf("row %d: %q candidate %d reads %s, want %s", i, value, k, got, want)
+					}
+				}
+			}
+		}
+		if derived == 0 {
+			t.Error("no decoded GUID is left for the script to compute")
 		}
 	})
 	t.Run("encoding mismatch decodes both sides to one GUID", func(t *testing.T) {
 		i := find(classify.EncodingMismatch, true)
-		f, row := res.Identities[i], d.Rows[i]
+		f := res.Identities[i]
 		guids := map[string][]string{}
-		for _, x := range detailOf(t, row)[detailDecoded].([]any) {
+		for _, x := range detailOf(t, d, i)[detailDecoded].([]any) {
 			dec := x.([]any)
+			value := resolveField(d, i, dec[0])
 			for _, c := range dec[1].([]any) {
-				guids[resolveField(row, dec[0])] = append(guids[resolveField(row, dec[0])], resolveField(row, c.([]any)[0]))
+				guids[value] = append(guids[value], candidateGUID(t, d, i, value, c.([]any)[0]))
 			}
 		}
 		for _, val := range []string{f.EntraAnchor, f.OktaAnchor} {
@@ -550,25 +732,62 @@ func TestBuildViewIdentityDetail(t *testing.T) {
 		}
 	})
 	t.Run("steps by identity key", func(t *testing.T) {
-		steps := detailOf(t, d.Rows[0])[detailSteps].([]any)
+		steps := detailOf(t, d, 0)[detailSteps].([]any)
 		if len(steps) != 2 || steps[0].(map[string]any)["kind"] != "graph.park_upn" {
 			t.Errorf("steps of the first identity: %v", steps)
 		}
-		if detailOf(t, d.Rows[1])[detailSteps] != float64(0) {
-			t.Errorf("an identity without steps has %v", detailOf(t, d.Rows[1])[detailSteps])
+		if got := detailOf(t, d, 1)[detailSteps]; got != float64(0) {
+			t.Errorf("an identity without steps has %v", got)
 		}
 	})
-	t.Run("refs point at strings", func(t *testing.T) {
-		for i, row := range d.Rows {
-			for _, k := range refFields {
-				if n, ok := row[k].(float64); ok {
-					if _, isStr := row[int(n)].(string); !isStr || int(n) >= k {
+	t.Run("refs point at earlier strings", func(t *testing.T) {
+		cols := [][]any{d.Table.UPN, d.Table.Name, d.Table.E, d.Table.S, d.Search.EntraID, d.Search.OktaID, d.Search.ADGUID, d.Search.ADDN}
+		for k, col := range cols {
+			for i, v := range col {
+				if n, ok := v.(float64); ok {
+					if _, isStr := cols[int(n)][i].(string); !isStr || int(n) >= k {
 						t.Fatalf("row %d field %d refers to field %v, which is not an earlier string", i, k, n)
 					}
 				}
 			}
 		}
 	})
+}
+
+func TestBase64GUIDs(t *testing.T) {
+	const guid = "583d3968-51c2-49b2-b51e-989a227b3712"
+	g, err := anchor.ParseGUID(guid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := g.Raw()
+	std := base64.StdEncoding.EncodeToString(raw[:])
+	tests := []struct {
+		name   string
+		value  string
+		ok     bool
+		le, be string
+	}{
+		{"immutable id", std, true, guid, "68393d58-c251-b249-b51e-989a227b3712"},
+		{"unpadded", strings.TrimRight(std, "="), true, guid, "68393d58-c251-b249-b51e-989a227b3712"},
+		{"url-safe", base64.URLEncoding.EncodeToString([]byte{0xfb, 0xff, 0xbf, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}), true,
+			"00bffffb-0201-0403-0506-0708090a0b0c", "fbffbf00-0102-0304-0506-0708090a0b0c"},
+		{"white space", " " + std, false, "", ""},
+		{"15 bytes", base64.StdEncoding.EncodeToString(raw[:15]), false, "", ""},
+		{"okta id", "00u3qvftz91xnz5y0qvg", false, "", ""},
+		{"empty", "", false, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			le, be, ok := base64GUIDs(tt.value)
+			if ok != tt.ok {
+				t.Fatalf("base64GUIDs(%q) ok = %v, want %v", tt.value, ok, tt.ok)
+			}
+			if ok && (le.String() != tt.le || be.String() != tt.be) {
+				t.Errorf("base64GUIDs(%q) = %s, %s; want %s, %s", tt.value, le, be, tt.le, tt.be)
+			}
+		})
+	}
 }
 
 func TestBuildViewSummary(t *testing.T) {

@@ -345,59 +345,91 @@ func driftView(entries []DriftEntry) ([]DriftRow, []Field) {
 }
 
 // IdentityData is the identity table and detail as the report's script
-// reads it, in a compact positional form: 100,000 identities must fit a
-// report people can mail. Strings that repeat across records are written
-// once in the lookup tables (scenarios, domains, apps, formats, link keys);
-// a string field of a row that repeats an earlier top-level field of the
-// same row is written as that field's index (see rowWriter.ref). The
-// layout is documented next to the constants in templates/report.js.
+// reads them, split so the table appears before the rest is read: a
+// browser shows the first rows of 100,000 identities only as fast as it can
+// parse what they need.
+//
+//   - Table holds what the table shows, sorts and filters on, one array
+//     per column; the page parses it first and draws the first rows.
+//   - Search holds the further columns the search box looks in.
+//   - Lookup and Details are each identity's detail, one JSON text per row,
+//     parsed only when the identity is opened.
+//
+// Strings that repeat across rows are written once in a lookup table
+// (scenarios, domains, apps, explanation templates…); a string that repeats
+// one of the row's own fields is written as that field's number (see
+// rowWriter.ref). The layout is documented next to the constants in
+// templates/report.js.
 type IdentityData struct {
-	Version    int        `json:"v"`
-	Scenarios  []string   `json:"scenarios"`
-	Severities []string   `json:"severities"`
-	Domains    []string   `json:"domains"`
-	SourceSets []string   `json:"sourceSets"`
-	Apps       [][]string `json:"apps"`    // [id, label, name]
-	Formats    [][]string `json:"formats"` // [code, label]
-	Notes      []string   `json:"notes"`
-	LinkKeys   []string   `json:"linkKeys"`
-	Rows       [][]any    `json:"rows"`
+	Table   TableData
+	Search  SearchData
+	Lookup  DetailLookup
+	Details []json.RawMessage // one per row, in the table's order
 }
 
-// The positions of a row's fields; templates/report.js has the same list.
-// The table needs only the top-level fields; the detail of an identity is
-// one JSON string (rowDetail) that the script parses when the identity is
-// opened, because parsing 100,000 nested details up front would delay the
-// table by seconds.
+// TableData is the first block: the table's columns.
+type TableData struct {
+	Version    int      `json:"v"`
+	Scenarios  []string `json:"scenarios"`
+	Severities []string `json:"severities"`
+	Domains    []string `json:"domains"`
+	SourceSets []string `json:"sourceSets"`
+	UPN        []any    `json:"upn"`
+	Name       []any    `json:"name"`
+	E          []any    `json:"e"`
+	S          []any    `json:"s"`
+	Scenario   []int    `json:"scenario"` // index into Scenarios
+	Severity   []int    `json:"severity"` // index into Severities
+	Domain     []int    `json:"domain"`   // index into Domains
+	Sources    []int    `json:"sources"`  // index into SourceSets
+}
+
+// SearchData is the second block: the record ids and anchors search finds.
+type SearchData struct {
+	EntraID  []any   `json:"entraId"`
+	OktaID   []any   `json:"oktaId"`
+	ADGUID   []any   `json:"adGuid"`
+	ADDN     []any   `json:"adDn"`
+	Expected [][]any `json:"expected"`
+}
+
+// DetailLookup is the first line of the detail block: the tables a
+// detail's numbers point into.
+type DetailLookup struct {
+	Apps         [][]string `json:"apps"`    // [id, label, name]
+	Formats      [][]string `json:"formats"` // [code, label]
+	Notes        []string   `json:"notes"`
+	LinkKeys     []string   `json:"linkKeys"`
+	Explanations [][]any    `json:"explanations"` // parts: text, or a field number
+}
+
+// The numbers of a row's string fields, which a nested value can point
+// back to; templates/report.js has the same list. The table's own fields
+// come first, so a table value only ever points into the table block.
 const (
-	rowUPN = iota
-	rowName
-	rowScenario // index into Scenarios
-	rowSeverity // index into Severities
-	rowDomain   // index into Domains
-	rowSources  // index into SourceSets
-	rowEntraID
-	rowOktaID
-	rowADGUID
-	rowADDN
-	rowE
-	rowS
-	rowFlags // flagFederated | flagAssigned | flagSync
-	rowADSources
-	rowExpected // []string
-	rowDetail   // JSON text of the detail array below
-	rowLen
+	fieldUPN = iota
+	fieldName
+	fieldE
+	fieldS
+	fieldEntraID
+	fieldOktaID
+	fieldADGUID
+	fieldADDN
+	fieldDomain // the UPN's domain, from the table's Domains; only explanations use it
+	fieldCount
 )
 
-// The positions of the detail array's fields.
+// The positions of a detail's fields.
 const (
-	detailExplanation = iota
-	detailAD          // [][]any: AD records
-	detailOkta        // []any or 0
-	detailEntra       // []any or 0
-	detailLinks       // [][]any
-	detailDecoded     // [][]any
-	detailSteps       // []ViewStep or 0
+	detailExplanation = iota // index into Lookup.Explanations
+	detailAD                 // [][]any: AD records
+	detailOkta               // []any or 0
+	detailEntra              // []any or 0
+	detailLinks              // [][]any
+	detailDecoded            // [][]any
+	detailSteps              // []ViewStep or 0
+	detailFlags              // flagFederated | flagAssigned | flagSync
+	detailADSources
 	detailLen
 )
 
@@ -407,8 +439,12 @@ const (
 	flagSync
 )
 
-// refFields are the top-level fields a nested value may point back to.
-var refFields = []int{rowUPN, rowName, rowEntraID, rowOktaID, rowADGUID, rowADDN, rowE, rowS}
+// Decoded GUID candidates the script computes itself from the value's
+// base64, instead of the report storing 36 characters it can derive.
+const (
+	guidLittleEndian = -1 // the value's 16 bytes in AD/.NET order
+	guidBigEndian    = -2 // the value's 16 bytes in text order
+)
 
 type dataTables struct {
 	d        *IdentityData
@@ -427,9 +463,9 @@ func (t *dataTables) app(id string, ix *recordIndex) int {
 	if a := ix.apps[id]; a != nil {
 		row = []string{a.ID, a.Label, a.Name}
 	}
-	t.d.Apps = append(t.d.Apps, row)
-	t.appIx[id] = len(t.d.Apps) - 1
-	return len(t.d.Apps) - 1
+	t.d.Lookup.Apps = append(t.d.Lookup.Apps, row)
+	t.appIx[id] = len(t.d.Lookup.Apps) - 1
+	return len(t.d.Lookup.Apps) - 1
 }
 
 func (t *dataTables) intern(table string, list *[]string, s string) int {
@@ -486,36 +522,45 @@ func indexRecords(in classify.Input) *recordIndex {
 }
 
 func identityData(ids []classify.Finding, in classify.Input, steps map[string][]ViewStep) *IdentityData {
-	d := &IdentityData{Version: 1, Rows: make([][]any, 0, len(ids))}
+	n := len(ids)
+	d := &IdentityData{
+		Table: TableData{Version: 2,
+			UPN: make([]any, 0, n), Name: make([]any, 0, n), E: make([]any, 0, n), S: make([]any, 0, n),
+			Scenario: make([]int, 0, n), Severity: make([]int, 0, n), Domain: make([]int, 0, n), Sources: make([]int, 0, n)},
+		Search: SearchData{EntraID: make([]any, 0, n), OktaID: make([]any, 0, n), ADGUID: make([]any, 0, n),
+			ADDN: make([]any, 0, n), Expected: make([][]any, 0, n)},
+		Lookup:  DetailLookup{Notes: []string{}, LinkKeys: []string{}, Explanations: [][]any{}},
+		Details: make([]json.RawMessage, 0, n),
+	}
 	t := &dataTables{d: d, index: map[string]map[string]int{}, formatIx: map[anchor.Format]int{}, appIx: map[string]int{}}
 	for _, r := range classify.Rules() {
-		t.intern("scenario", &d.Scenarios, string(r.Scenario))
+		t.intern("scenario", &d.Table.Scenarios, string(r.Scenario))
 	}
 	for _, s := range severityOrder {
-		t.intern("severity", &d.Severities, string(s))
+		t.intern("severity", &d.Table.Severities, string(s))
 	}
 	for _, f := range anchor.Formats() {
-		t.formatIx[f] = len(d.Formats)
-		d.Formats = append(d.Formats, []string{string(f), f.Label()})
+		t.formatIx[f] = len(d.Lookup.Formats)
+		d.Lookup.Formats = append(d.Lookup.Formats, []string{string(f), f.Label()})
 	}
 	ix := indexRecords(in)
 	for _, id := range slices.Sorted(maps.Keys(ix.apps)) {
 		t.app(id, ix)
 	}
 	for i := range ids {
-		d.Rows = append(d.Rows, t.row(&ids[i], ix, steps))
+		t.row(&ids[i], ix, steps)
 	}
 	return d
 }
 
 // rowWriter builds one row, pointing repeated strings back at the
-// top-level field that holds them.
+// string field that holds them.
 type rowWriter struct {
-	row  []any
-	refs map[string]int
+	fields [fieldCount]string
+	refs   map[string]int
 }
 
-// ref returns s, or the index of the top-level field already holding s.
+// ref returns s, or the number of the row's field already holding s.
 func (w *rowWriter) ref(s string) any {
 	if s == "" {
 		return ""
@@ -526,29 +571,49 @@ func (w *rowWriter) ref(s string) any {
 	return s
 }
 
-func (t *dataTables) row(f *classify.Finding, ix *recordIndex, steps map[string][]ViewStep) []any {
+// field returns the row's field i as written into its column: the string,
+// or the number of an earlier field holding the same string.
+func (w *rowWriter) field(i int) any {
+	if j, ok := w.refs[w.fields[i]]; ok && j < i {
+		return j
+	}
+	return w.fields[i]
+}
+
+func (t *dataTables) row(f *classify.Finding, ix *recordIndex, steps map[string][]ViewStep) {
 	d := t.d
-	w := &rowWriter{row: make([]any, rowLen), refs: make(map[string]int, len(refFields))}
-	w.row[rowUPN] = f.UPN
-	w.row[rowName] = f.DisplayName
-	w.row[rowScenario] = t.intern("scenario", &d.Scenarios, string(f.Scenario))
-	w.row[rowSeverity] = t.intern("severity", &d.Severities, string(f.Severity))
-	w.row[rowDomain] = t.intern("domain", &d.Domains, upnDomain(f.UPN))
-	w.row[rowSources] = t.intern("sources", &d.SourceSets, sourceSet(f))
-	w.row[rowEntraID] = f.EntraUserID
-	w.row[rowOktaID] = f.OktaUserID
-	w.row[rowADGUID] = f.ADObjectGUID
-	w.row[rowADDN] = f.ADDN
-	w.row[rowE] = f.EntraAnchor
-	w.row[rowS] = f.OktaAnchor
-	for _, i := range refFields {
-		s := w.row[i].(string)
+	w := &rowWriter{refs: make(map[string]int, fieldCount)}
+	w.fields = [fieldCount]string{
+		fieldUPN: f.UPN, fieldName: f.DisplayName, fieldE: f.EntraAnchor, fieldS: f.OktaAnchor,
+		fieldEntraID: f.EntraUserID, fieldOktaID: f.OktaUserID, fieldADGUID: f.ADObjectGUID, fieldADDN: f.ADDN,
+		fieldDomain: upnDomain(f.UPN),
+	}
+	for i, s := range w.fields {
 		if _, seen := w.refs[s]; !seen && s != "" {
 			w.refs[s] = i
-		} else if seen {
-			w.row[i] = w.refs[s]
 		}
 	}
+	tb, sb := &d.Table, &d.Search
+	tb.UPN = append(tb.UPN, w.field(fieldUPN))
+	tb.Name = append(tb.Name, w.field(fieldName))
+	tb.E = append(tb.E, w.field(fieldE))
+	tb.S = append(tb.S, w.field(fieldS))
+	tb.Scenario = append(tb.Scenario, t.intern("scenario", &tb.Scenarios, string(f.Scenario)))
+	tb.Severity = append(tb.Severity, t.intern("severity", &tb.Severities, string(f.Severity)))
+	tb.Domain = append(tb.Domain, t.intern("domain", &tb.Domains, w.fields[fieldDomain]))
+	tb.Sources = append(tb.Sources, t.intern("sources", &tb.SourceSets, sourceSet(f)))
+	sb.EntraID = append(sb.EntraID, w.field(fieldEntraID))
+	sb.OktaID = append(sb.OktaID, w.field(fieldOktaID))
+	sb.ADGUID = append(sb.ADGUID, w.field(fieldADGUID))
+	sb.ADDN = append(sb.ADDN, w.field(fieldADDN))
+	expected := make([]any, len(f.ExpectedAnchor))
+	for i, x := range f.ExpectedAnchor {
+		expected[i] = w.ref(x)
+	}
+	sb.Expected = append(sb.Expected, expected)
+
+	detail := make([]any, detailLen)
+	detail[detailExplanation] = t.explanation(w, f.Explanation)
 	flags := 0
 	if f.Federated {
 		flags |= flagFederated
@@ -559,15 +624,8 @@ func (t *dataTables) row(f *classify.Finding, ix *recordIndex, steps map[string]
 	if f.SyncEnabled {
 		flags |= flagSync
 	}
-	w.row[rowFlags] = flags
-	w.row[rowADSources] = f.ADSources
-	detail := make([]any, detailLen)
-	detail[detailExplanation] = f.Explanation
-	expected := make([]any, len(f.ExpectedAnchor))
-	for i, x := range f.ExpectedAnchor {
-		expected[i] = w.ref(x)
-	}
-	w.row[rowExpected] = expected
+	detail[detailFlags] = flags
+	detail[detailADSources] = f.ADSources
 
 	anchors := newAnchorSet()
 	anchors.add(f.EntraAnchor)
@@ -575,7 +633,6 @@ func (t *dataTables) row(f *classify.Finding, ix *recordIndex, steps map[string]
 	for _, x := range f.ExpectedAnchor {
 		anchors.add(x)
 	}
-
 	adUsers := t.adUsersOf(f, ix)
 	ad := make([]any, 0, len(adUsers))
 	for _, u := range adUsers {
@@ -595,7 +652,7 @@ func (t *dataTables) row(f *classify.Finding, ix *recordIndex, steps map[string]
 	for _, l := range f.Evidence {
 		fk, fid := w.recordRef(l.From)
 		tk, tid := w.recordRef(l.To)
-		links = append(links, []any{fk, fid, tk, tid, t.intern("linkKey", &d.LinkKeys, l.Key), w.ref(l.Value)})
+		links = append(links, []any{fk, fid, tk, tid, t.intern("linkKey", &d.Lookup.LinkKeys, l.Key), w.ref(l.Value)})
 	}
 	detail[detailLinks] = links
 	detail[detailDecoded] = t.decoded(w, anchors.values)
@@ -608,8 +665,58 @@ func (t *dataTables) row(f *classify.Finding, ix *recordIndex, steps map[string]
 	if err != nil {
 		panic(fmt.Sprintf("report: encode the detail of %s: %v", f.UPN, err))
 	}
-	w.row[rowDetail] = string(raw)
-	return w.row
+	d.Details = append(d.Details, raw)
+}
+
+// minTemplateField is the shortest field value an explanation template
+// replaces by the field's number: shorter values are as cheap to repeat.
+const minTemplateField = 4
+
+// explanation returns the index of the explanation's template: its text
+// with the row's own field values (UPN, anchors, ids, domain) replaced by
+// their field numbers. The classifier writes one sentence per scenario
+// around those values, so 100,000 explanations share a few dozen templates
+// instead of repeating every identity's anchors in the detail.
+func (t *dataTables) explanation(w *rowWriter, text string) int {
+	var parts []any
+	for text != "" {
+		at, field, size := len(text), -1, 0
+		for i, v := range w.fields {
+			if len(v) < minTemplateField {
+				continue
+			}
+			// The earliest match wins, then the longest at the same place.
+			if j := strings.Index(text[:min(len(text), at+len(v))], v); j >= 0 && (j < at || (j == at && len(v) > size)) {
+				at, field, size = j, i, len(v)
+			}
+		}
+		if at > 0 {
+			parts = append(parts, text[:at])
+		}
+		if field < 0 {
+			break
+		}
+		parts = append(parts, field)
+		text = text[at+size:]
+	}
+	key, err := json.Marshal(parts)
+	if err != nil {
+		panic(fmt.Sprintf("report: encode an explanation template: %v", err))
+	}
+	m := t.index["explanation"]
+	if m == nil {
+		m = map[string]int{}
+		t.index["explanation"] = m
+	}
+	if i, ok := m[string(key)]; ok {
+		return i
+	}
+	if parts == nil {
+		parts = []any{}
+	}
+	t.d.Lookup.Explanations = append(t.d.Lookup.Explanations, parts)
+	m[string(key)] = len(t.d.Lookup.Explanations) - 1
+	return len(t.d.Lookup.Explanations) - 1
 }
 
 // adUsersOf returns the AD records of an identity: the one the finding
@@ -701,26 +808,55 @@ func entraRecord(w *rowWriter, u *record.EntraUser) []any {
 }
 
 // decoded reads every anchor value of the identity under every known
-// encoding: [value, [[guid, [format…]]…], note].
+// encoding: [value, [[guid, [format…]]…], note]. A GUID that is the value's
+// own base64 bytes read in AD or in text order is written as
+// guidLittleEndian or guidBigEndian, and the script computes it.
 func (t *dataTables) decoded(w *rowWriter, values []string) []any {
 	out := make([]any, 0, len(values))
 	for _, v := range values {
 		desc := anchor.Describe(v)
+		le, be, derivable := base64GUIDs(v)
 		cands := make([]any, 0, len(desc.Candidates))
 		for _, c := range desc.Candidates {
 			fmts := make([]int, len(c.InputFormats))
 			for i, f := range c.InputFormats {
 				fmts[i] = t.formatIx[f]
 			}
-			cands = append(cands, []any{w.ref(c.GUID.String()), fmts})
+			var guid any
+			switch s := c.GUID.String(); {
+			case derivable && c.GUID == le:
+				guid = guidLittleEndian
+			case derivable && c.GUID == be:
+				guid = guidBigEndian
+			default:
+				guid = w.ref(s)
+			}
+			cands = append(cands, []any{guid, fmts})
 		}
 		note := -1
 		if desc.Note != "" {
-			note = t.intern("note", &t.d.Notes, desc.Note)
+			note = t.intern("note", &t.d.Lookup.Notes, desc.Note)
 		}
 		out = append(out, []any{w.ref(v), cands, note})
 	}
 	return out
+}
+
+// base64GUIDs reads v the way the report's script does (guidFromBase64):
+// either base64 alphabet, "=" padding optional, exactly 16 bytes. It
+// returns the GUID of those bytes in AD/.NET order and in text order.
+func base64GUIDs(v string) (le, be anchor.GUID, ok bool) {
+	if strings.ContainsAny(v, " \t\r\n\f") {
+		return le, be, false // atob skips white space, Go does not
+	}
+	s := strings.TrimRight(strings.NewReplacer("-", "+", "_", "/").Replace(v), "=")
+	b, err := base64.RawStdEncoding.DecodeString(s)
+	if err != nil || len(b) != 16 {
+		return le, be, false
+	}
+	le, _ = anchor.FromRaw(b)
+	copy(be[:], b)
+	return le, be, true
 }
 
 type anchorSet struct {

@@ -2,8 +2,11 @@ package scan
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,8 +24,25 @@ type Source interface {
 	Collect(ctx context.Context, sink record.Sink) (record.Stats, error)
 }
 
+// Resumer is a Source that can continue an interrupted collection from the
+// checkpoints it committed with its pages (record.Batch.Checkpoint).
+// Sources that are not Resumers are read again from the start on resume,
+// after their stored records are deleted.
+type Resumer interface {
+	Source
+	// CollectFrom is Collect continuing each list at its checkpoint in
+	// from: a list whose checkpoint is done is not read again, a list with
+	// none is read from its start.
+	CollectFrom(ctx context.Context, sink record.Sink, from map[string]record.Checkpoint) (record.Stats, error)
+}
+
 // Options tune a scan.
 type Options struct {
+	// Resume continues the newest snapshot when it is unfinished or partial
+	// (store.ResumableSnapshot) instead of starting a new one: a source
+	// that completed is kept as it is, a Resumer continues from its
+	// checkpoints, any other source is read again from scratch.
+	Resume      bool
 	ToolVersion string
 	// OktaOrg is the Okta org URL, recorded in the snapshot for plans to check.
 	OktaOrg  string
@@ -65,7 +85,14 @@ func Run(ctx context.Context, db *store.DB, sources []Source, opts Options) (*Re
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	id, err := db.BeginSnapshot(ctx, opts.ToolVersion, now())
+	var id store.SnapshotID
+	var prev map[record.Source]record.SourceRun
+	var err error
+	if opts.Resume {
+		id, prev, err = reopen(ctx, db)
+	} else {
+		id, err = db.BeginSnapshot(ctx, opts.ToolVersion, now())
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -76,14 +103,29 @@ func Run(ctx context.Context, db *store.DB, sources []Source, opts Options) (*Re
 	}
 	runs := make([]record.SourceRun, len(sources))
 	var wg sync.WaitGroup
+	errs := make([]error, len(sources))
 	for i, src := range sources {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			runs[i] = collect(ctx, db.Sink(id), src, opts.OnPage, now, log)
+			if !opts.Resume {
+				runs[i] = collect(ctx, db.SourceSink(id, src.Name()), src, nil, false, opts.OnPage, now, log)
+				return
+			}
+			runs[i], errs[i] = resume(ctx, db, id, src, prev, opts.OnPage, now, log)
 		}()
 	}
 	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("resume snapshot %d: %w", id, err)
+	}
+	// Sources of the resumed snapshot that this run was not given keep
+	// their outcome, so the snapshot's status still reflects them.
+	for name, run := range prev {
+		if !slices.ContainsFunc(sources, func(s Source) bool { return s.Name() == name }) {
+			runs = append(runs, run)
+		}
+	}
 
 	// The outcome is recorded even when the scan was interrupted, so that an
 	// interrupted snapshot is marked partial rather than left looking fine.
@@ -106,21 +148,90 @@ func Run(ctx context.Context, db *store.DB, sources []Source, opts Options) (*Re
 	return res, nil
 }
 
-func collect(ctx context.Context, sink record.Sink, src Source, onPage func(record.Source, int), now func() time.Time, log *slog.Logger) record.SourceRun {
+// reopen finds the snapshot to resume, marks it running again and returns
+// how its sources ended the last time (none when that run never finished).
+func reopen(ctx context.Context, db *store.DB) (store.SnapshotID, map[record.Source]record.SourceRun, error) {
+	id, err := db.ResumableSnapshot(ctx)
+	if err != nil {
+		return 0, nil, err
+	}
+	snap, err := db.Snapshot(ctx, id)
+	if err != nil {
+		return 0, nil, err
+	}
+	prev := map[record.Source]record.SourceRun{}
+	for _, r := range snap.Sources {
+		prev[r.Source] = r
+	}
+	if err := db.ReopenSnapshot(ctx, id); err != nil {
+		return 0, nil, err
+	}
+	return id, prev, nil
+}
+
+// resume continues one source of snapshot id. The error is the store's:
+// the source's own failure is in the returned run.
+func resume(ctx context.Context, db *store.DB, id store.SnapshotID, src Source, prev map[record.Source]record.SourceRun,
+	onPage func(record.Source, int), now func() time.Time, log *slog.Logger) (record.SourceRun, error) {
+	name := src.Name()
+	before, seen := prev[name]
+	if seen && before.Status == record.StatusComplete {
+		log.Info("source already complete, not read again", "source", name, "snapshot", id)
+		return before, nil
+	}
+	sink := db.SourceSink(id, name)
+	var run record.SourceRun
+	if _, ok := src.(Resumer); ok {
+		from, err := db.Checkpoints(ctx, id, name)
+		if err != nil {
+			return record.SourceRun{}, err
+		}
+		log.Info("resuming", "source", name, "snapshot", id, "lists", len(from))
+		run = collect(ctx, sink, src, from, len(from) > 0, onPage, now, log)
+		if seen {
+			// The records stored before stand: the run covers both attempts.
+			run.Started = before.Started
+			run.Requests += before.Requests
+			run.Retries += before.Retries
+			for k, v := range before.Counts {
+				run.Counts[k] += v
+			}
+		}
+		return run, nil
+	}
+	log.Info("source cannot resume a list; reading it again from the start", "source", name, "snapshot", id)
+	if err := db.ResetSource(ctx, id, name); err != nil {
+		return record.SourceRun{}, err
+	}
+	return collect(ctx, sink, src, nil, false, onPage, now, log), nil
+}
+
+// collect runs one source into sink: from its checkpoints when from is not
+// nil (src is then a Resumer). stored says records of this source were
+// stored before, so that a failure is partial even if this run stored none.
+func collect(ctx context.Context, sink record.Sink, src Source, from map[string]record.Checkpoint, stored bool,
+	onPage func(record.Source, int), now func() time.Time, log *slog.Logger) record.SourceRun {
 	run := record.SourceRun{Source: src.Name(), Started: now()}
 	cs := &countingSink{next: sink, src: src.Name(), onPage: onPage}
 	log.Info("collecting", "source", run.Source)
-	stats, err := src.Collect(ctx, cs)
+	var stats record.Stats
+	var err error
+	if r, ok := src.(Resumer); ok && from != nil {
+		stats, err = r.CollectFrom(ctx, cs, from)
+	} else {
+		stats, err = src.Collect(ctx, cs)
+	}
 	run.Ended = now()
 	run.Requests = stats.Requests
-	run.Counts = stats.Counts
+	run.Retries = stats.Retries
+	run.Counts = maps.Clone(stats.Counts)
 	if run.Counts == nil {
 		run.Counts = map[string]int{}
 	}
 	switch {
 	case err == nil:
 		run.Status = record.StatusComplete
-	case cs.records.Load() > 0:
+	case cs.records.Load() > 0 || stored:
 		run.Status = record.StatusPartial
 		run.Errors = []string{err.Error()}
 	default:
@@ -130,7 +241,7 @@ func collect(ctx context.Context, sink record.Sink, src Source, onPage func(reco
 	if err != nil {
 		log.Error("source did not finish", "source", run.Source, "status", run.Status, "err", err)
 	} else {
-		log.Info("collected", "source", run.Source, "records", cs.records.Load(), "requests", run.Requests,
+		log.Info("collected", "source", run.Source, "records", cs.records.Load(), "requests", run.Requests, "retries", run.Retries,
 			"duration", run.Ended.Sub(run.Started).Round(time.Millisecond))
 	}
 	return run

@@ -143,4 +143,48 @@ CREATE TABLE org_findings (
 	PRIMARY KEY (snapshot_id, code)
 ) WITHOUT ROWID;
 `,
+	// 2: apply runs, the plans they ran and the journal of every step.
+	`
+CREATE TABLE applied_plans (
+	seal      TEXT PRIMARY KEY,
+	plan_json BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE apply_runs (
+	id           INTEGER PRIMARY KEY,
+	plan_seal    TEXT NOT NULL,
+	tool_version TEXT NOT NULL,
+	started_at   TEXT NOT NULL,
+	ended_at     TEXT,
+	summary      TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE journal (
+	id           INTEGER PRIMARY KEY,
+	run_id       INTEGER NOT NULL REFERENCES apply_runs(id),
+	plan_seal    TEXT NOT NULL,
+	identity_key TEXT NOT NULL,
+	step_index   INTEGER NOT NULL,
+	kind         TEXT NOT NULL,
+	target       TEXT NOT NULL,
+	compensation INTEGER NOT NULL,
+	before       TEXT NOT NULL,
+	after        TEXT NOT NULL,
+	result       TEXT NOT NULL,
+	error        TEXT NOT NULL,
+	started_at   TEXT NOT NULL,
+	ended_at     TEXT
+);
+CREATE INDEX journal_plan ON journal(plan_seal, identity_key, step_index);
+CREATE INDEX journal_run ON journal(run_id);
+`,
+	// 3: scan checkpoints: per snapshot, source and list, the cursor of the
+	// next page, written in the transaction that stores the page.
+	`
+CREATE TABLE scan_checkpoints (
+	snapshot_id INTEGER NOT NULL REFERENCES snapshots(id),
+	source      TEXT NOT NULL,
+	list        TEXT NOT NULL,
+	cursor      TEXT NOT NULL,
+	PRIMARY KEY (snapshot_id, source, list)
+) WITHOUT ROWID;
+`,
 }

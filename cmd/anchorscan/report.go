@@ -7,11 +7,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/anchorscan/anchorscan/report"
+	"github.com/anchorscan/anchorscan/report/plan"
 	"github.com/anchorscan/anchorscan/store"
 )
 
 func reportCmd(e *env) *cobra.Command {
-	var dbPath string
+	var dbPath, planPath string
 	var opts report.RenderOptions
 	var snapshot, compare int64
 	cmd := &cobra.Command{
@@ -25,6 +26,18 @@ always renders the same report. --compare adds the drift from an earlier snapsho
 				return usageError{fmt.Errorf("--out DIR is required")}
 			}
 			opts.Snapshot, opts.Compare = store.SnapshotID(snapshot), store.SnapshotID(compare)
+			if planPath != "" {
+				p, err := plan.ReadFile(planPath)
+				if err != nil {
+					return err
+				}
+				if opts.Snapshot == 0 {
+					opts.Snapshot = store.SnapshotID(p.Snapshot.ID)
+				} else if int64(opts.Snapshot) != p.Snapshot.ID {
+					return fmt.Errorf("plan %s was made from snapshot %d, not %d", planPath, p.Snapshot.ID, opts.Snapshot)
+				}
+				opts.Steps, opts.PlanHash, opts.Plan = p.ReportSteps(), p.Seal, p.Workbook()
+			}
 			db, err := store.OpenReadOnly(cmd.Context(), dbPath)
 			if err != nil {
 				return err
@@ -52,5 +65,6 @@ always renders the same report. --compare adds the drift from an earlier snapsho
 	f.StringVar(&opts.OutDir, "out", "", "directory for the report files")
 	f.StringSliceVar(&opts.Formats, "format", nil, "formats: html,xlsx,json (default: all)")
 	f.StringVar(&opts.Title, "title", "", "report title")
+	f.StringVar(&planPath, "plan", "", "a plan file: show its steps per identity and add the Plan sheet with the Approve column")
 	return cmd
 }

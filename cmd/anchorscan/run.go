@@ -61,6 +61,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		lookupCmd(e),
 		reportCmd(e),
 		planCmd(e),
+		applyCmd(e),
+		undoCmd(e),
+		doctorCmd(e),
+		configCmd(e),
 	)
 	err := root.ExecuteContext(ctx)
 	if err == nil {

@@ -10,17 +10,15 @@ import (
 )
 
 func scanCmd(e *env) *cobra.Command {
-	var configPath, dbPath string
+	var dbPath string
 	var sources []string
+	var resume bool
 	cmd := &cobra.Command{
 		Use:   "scan",
 		Short: "Snapshot the configured sources into the database and classify every identity",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if configPath == "" {
-				return usageError{fmt.Errorf("--config is required")}
-			}
-			cfg, err := scan.LoadConfig(configPath)
+			cfg, err := loadConfig(cmd, e)
 			if err != nil {
 				return err
 			}
@@ -39,6 +37,7 @@ func scanCmd(e *env) *cobra.Command {
 			}
 			p := newProgress(e.stderr)
 			res, err := scan.Run(cmd.Context(), db, srcs, scan.Options{
+				Resume:      resume,
 				ToolVersion: toolVersion(), OktaOrg: org, OnPage: p.page, Logger: e.log,
 			})
 			p.done()
@@ -56,8 +55,9 @@ func scanCmd(e *env) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&configPath, "config", "", "config file naming the sources (see `anchorscan sim serve`)")
+	scan.AddConfigFlags(f)
 	f.StringVar(&dbPath, "db", "anchorscan.db", "database file")
+	f.BoolVar(&resume, "resume", false, "continue the newest snapshot if it is unfinished or partial, from its last stored page, instead of starting a new one")
 	f.StringSliceVar(&sources, "sources", nil, "sources to scan: okta,entra,ad (default: every configured one)")
 	return cmd
 }

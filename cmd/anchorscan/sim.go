@@ -35,6 +35,7 @@ func simServeCmd(e *env) *cobra.Command {
 	var opts demo.Options
 	var configPath string
 	var serve sim.ServeOptions
+	var faultSpecs []string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the simulated Okta, Graph and LDAP servers on loopback until interrupted",
@@ -45,6 +46,13 @@ simulator's CA certificate beside it. Stop it with Ctrl-C.`,
 			tenant, err := opts.Tenant()
 			if err != nil {
 				return err
+			}
+			for _, spec := range faultSpecs {
+				rules, err := sim.ParseFaults(spec)
+				if err != nil {
+					return usageError{err}
+				}
+				serve.Faults = append(serve.Faults, rules...)
 			}
 			servers, err := sim.Start(cmd.Context(), sim.NewState(tenant), serve)
 			if err != nil {
@@ -69,6 +77,8 @@ simulator's CA certificate beside it. Stop it with Ctrl-C.`,
 	cmd.Flags().IntVar(&serve.OktaPort, "okta-port", 0, "Okta port (0: any free port)")
 	cmd.Flags().IntVar(&serve.GraphPort, "graph-port", 0, "Graph port (0: any free port)")
 	cmd.Flags().IntVar(&serve.LDAPPort, "ldap-port", 0, "LDAPS port (0: any free port)")
+	cmd.Flags().StringArrayVar(&faultSpecs, "fault", nil, "inject faults, repeatable: SERVER[/PATH]:SETTING=VALUE,… with SERVER okta, graph, ldap or all, e.g. all:429=0.05,5xx=0.02,reset=0.01,latency=20ms (settings: latency, jitter, 429, retry-after, 5xx, reset, trickle, trickle-time, stop, stop-mode)")
+	cmd.Flags().Uint64Var(&serve.FaultSeed, "fault-seed", 1, "seed of the fault injection's random streams")
 	return cmd
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/go-ldap/ldap/v3"
 
 	"github.com/anchorscan/anchorscan/scan/record"
+	"github.com/anchorscan/anchorscan/scan/retry"
 )
 
 // DefaultPageSize is the page size the collector asks for: AD's default
@@ -39,11 +40,18 @@ type Config struct {
 	TLSConfig *tls.Config
 	// BindDN and Password are a simple bind: AD reads nothing anonymously.
 	BindDN, Password string
+	// Kerberos, when set, binds with GSSAPI instead of BindDN and Password.
+	Kerberos *Kerberos
 	// BaseDNs are the naming contexts to read; empty means the rootDSE's
 	// defaultNamingContext.
 	BaseDNs []string
 	// PageSize of the paged results control; 0 means DefaultPageSize.
 	PageSize uint32
+	// Retry bounds the retries of a page that failed transiently: a busy or
+	// unavailable answer (re-sent on the same connection with the same
+	// cookie), or a lost connection (see collectBase); the zero value means
+	// the defaults.
+	Retry retry.Policy
 	// Domains optionally names the DNS domain of a base DN; otherwise it is
 	// derived from the DN's DC= components.
 	Domains map[string]string
@@ -78,19 +86,19 @@ func (c *Collector) Name() record.Source { return record.SourceAD }
 // Collect reads the rootDSE and every user under each base DN, writing one
 // batch per page to sink. On error, the batches already written stand and
 // the error says where the collection stopped.
+//
+// An LDAP paged search lives and dies with its connection, so there is no
+// cursor to resume from: the collector does not implement scan.Resumer, and
+// a resumed scan deletes what it stored for the snapshot and reads AD again.
 func (c *Collector) Collect(ctx context.Context, sink record.Sink) (record.Stats, error) {
 	stats := record.Stats{Counts: map[string]int{"domains": 0, "users": 0}}
-	conn, err := c.dial(ctx, &stats.Requests)
-	if err != nil {
+	s := &session{c: c, stats: &stats}
+	if err := s.connect(ctx); err != nil {
 		return stats, err
 	}
-	defer conn.Close()
-	// go-ldap's operations do not take a context: closing the connection is
-	// what unblocks a read when ctx ends.
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	defer stop()
+	defer s.close()
 
-	bases, err := c.baseDNs(ctx, conn, &stats)
+	bases, err := c.baseDNs(ctx, s.conn, &stats)
 	if err != nil {
 		return stats, err
 	}
@@ -99,12 +107,40 @@ func (c *Collector) Collect(ctx context.Context, sink record.Sink) (record.Stats
 		if err != nil {
 			return stats, err
 		}
-		if err := c.collectBase(ctx, conn, record.ADDomain{Name: domain, BaseDN: base}, sink, &stats); err != nil {
+		if err := c.collectBase(ctx, s, record.ADDomain{Name: domain, BaseDN: base}, sink); err != nil {
 			return stats, err
 		}
 		stats.Counts["domains"]++
 	}
 	return stats, nil
+}
+
+// session is the collector's connection, replaced when it is lost.
+type session struct {
+	c     *Collector
+	conn  *ldap.Conn
+	stop  func() bool
+	stats *record.Stats
+}
+
+func (s *session) connect(ctx context.Context) error {
+	conn, err := s.c.dial(ctx, &s.stats.Requests)
+	if err != nil {
+		return err
+	}
+	s.conn = conn
+	// go-ldap's operations do not take a context: closing the connection is
+	// what unblocks a read when ctx ends.
+	s.stop = context.AfterFunc(ctx, func() { conn.Close() })
+	return nil
+}
+
+func (s *session) close() {
+	if s.conn != nil {
+		s.stop()
+		s.conn.Close()
+		s.conn = nil
+	}
 }
 
 // baseDNs are the configured ones, else the rootDSE's defaultNamingContext.
@@ -156,32 +192,100 @@ func (c *Collector) domainName(base string) (string, error) {
 }
 
 // collectBase pages through the users under one base DN, one batch per page.
-func (c *Collector) collectBase(ctx context.Context, conn *ldap.Conn, domain record.ADDomain, sink record.Sink, stats *record.Stats) error {
-	paging := ldap.NewControlPaging(c.cfg.PageSize)
-	req := ldap.NewSearchRequest(domain.BaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
-		UserFilter, userAttributes, []ldap.Control{paging})
+//
+// A page answered busy or unavailable is asked for again on the same
+// connection with the same cookie. A lost connection takes its paged search
+// with it: the collector reconnects and searches the base again from the
+// start, storing only the entries it has not stored yet (it remembers their
+// objectGUIDs, 16 bytes each), so a retry neither loses nor repeats a user.
+func (c *Collector) collectBase(ctx context.Context, s *session, domain record.ADDomain, sink record.Sink) error {
+	var paging *ldap.ControlPaging
+	var req *ldap.SearchRequest
+	restart := func() {
+		paging = ldap.NewControlPaging(c.cfg.PageSize)
+		req = ldap.NewSearchRequest(domain.BaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
+			UserFilter, userAttributes, []ldap.Control{paging})
+	}
+	restart()
+	stored := map[[16]byte]struct{}{}
+	domainStored := false
 	received := 0
+	// failures counts failed attempts since a page last brought a user not
+	// stored before: the budget spans the re-reading of pages after a
+	// reconnect, so a connection that always drops at the same point ends
+	// the collection instead of re-reading the base forever.
+	failures := 0
+	lost := false
 	for page := 1; ; page++ {
-		batch := record.Batch{}
-		if page == 1 {
-			batch.ADDomains = []record.ADDomain{domain}
-		}
-		stats.Requests++
-		cookie, err := c.readPage(ctx, conn, req, domain, &batch, &received)
-		if err != nil {
+		var batch record.Batch
+		var cookie []byte
+		policy := c.cfg.Retry
+		policy.Attempts = policy.MaxAttempts() - failures
+		retries, err := retry.Do(ctx, policy, func(actx context.Context) error {
+			if lost {
+				s.close()
+				if err := s.connect(ctx); err != nil {
+					return retry.Transient(err, 0)
+				}
+				restart()
+				lost = false
+			}
+			batch = record.Batch{}
+			s.stats.Requests++
+			var err error
+			cookie, err = c.readPage(actx, s.conn, req, domain, &batch, &received)
+			if err == nil {
+				return nil
+			}
 			switch {
 			case ctx.Err() != nil:
 				return fmt.Errorf("ad: search of %s stopped after %d entries: %w", domain.BaseDN, received, ctx.Err())
-			case conn.IsClosing() || ldap.IsErrorWithCode(err, ldap.ErrorNetwork):
-				return fmt.Errorf("ad: connection to %s lost during the search of %s after %d entries (page %d): %w",
-					c.network, domain.BaseDN, received, page, err)
+			case actx.Err() != nil:
+				// The page did not arrive in time; the search on this
+				// connection is in an unknown state.
+				lost = true
+				return retry.Transient(fmt.Errorf("ad: search of %s, page %d: no answer: %w", domain.BaseDN, page, actx.Err()), 0)
+			case s.conn.IsClosing() || ldap.IsErrorWithCode(err, ldap.ErrorNetwork):
+				lost = true
+				return retry.Transient(fmt.Errorf("ad: connection to %s lost during the search of %s after %d entries (page %d): %w",
+					c.network, domain.BaseDN, received, page, err), 0)
+			case ldap.IsErrorAnyOf(err, ldap.LDAPResultBusy, ldap.LDAPResultUnavailable):
+				return retry.Transient(fmt.Errorf("ad: search of %s, page %d: %w", domain.BaseDN, page, err), 0)
 			}
 			return fmt.Errorf("ad: search of %s, page %d: %w", domain.BaseDN, page, err)
+		})
+		s.stats.Retries += retries
+		failures += retries
+		if err != nil {
+			return err
+		}
+		if !domainStored {
+			batch.ADDomains = []record.ADDomain{domain}
+			domainStored = true
+		}
+		fresh := batch.ADUsers[:0]
+		for _, u := range batch.ADUsers {
+			if _, dup := stored[u.ObjectGUID]; !dup {
+				stored[u.ObjectGUID] = struct{}{}
+				fresh = append(fresh, u)
+			}
+		}
+		batch.ADUsers = fresh
+		if len(fresh) > 0 {
+			failures = 0
+		}
+		if batch.Len() == 0 {
+			// A page read again after a reconnect: all of it is stored.
+			paging.SetCookie(cookie)
+			if len(cookie) == 0 {
+				return nil
+			}
+			continue
 		}
 		if err := sink.Write(ctx, batch); err != nil {
 			return fmt.Errorf("ad: store page %d of %s: %w", page, domain.BaseDN, err)
 		}
-		stats.Counts["users"] += len(batch.ADUsers)
+		s.stats.Counts["users"] += len(batch.ADUsers)
 		if len(cookie) == 0 {
 			return nil
 		}

@@ -24,6 +24,7 @@ import (
 
 	"github.com/anchorscan/anchorscan/scan/anchor"
 	"github.com/anchorscan/anchorscan/scan/record"
+	"github.com/anchorscan/anchorscan/scan/retry"
 	"github.com/anchorscan/anchorscan/scan/sim"
 )
 
@@ -423,6 +424,7 @@ func TestCollectTLS(t *testing.T) {
 
 func TestCollectConnectionDropped(t *testing.T) {
 	cfg := startServer(t, generatedTenant(2500), sim.LDAPOptions{DropAfterEntries: 1500})
+	cfg.Retry = retry.Policy{Base: time.Millisecond} // every reconnect drops at the same entry
 	sink, stats, err := collect(t, cfg)
 	if err == nil {
 		t.Fatalf("Collect succeeded with %d users over a connection dropped after 1500 entries", len(sink.users()))

@@ -48,7 +48,7 @@ func newEndpoint(cfg Config) (endpoint, error) {
 	if cfg.StartTLS && e.ldaps {
 		return endpoint{}, fmt.Errorf("ad: URL %q is already ldaps; StartTLS applies to ldap:// only", cfg.URL)
 	}
-	if cfg.BindDN == "" || cfg.Password == "" {
+	if cfg.Kerberos == nil && (cfg.BindDN == "" || cfg.Password == "") {
 		// go-ldap would send an unauthenticated bind, which AD accepts and
 		// then refuses every search with a confusing operationsError.
 		return endpoint{}, errors.New("ad: BindDN and Password are required")
@@ -91,6 +91,12 @@ func (e *endpoint) dial(ctx context.Context, requests *int) (*ldap.Conn, error) 
 		}
 	}
 	*requests++
+	if k := e.cfg.Kerberos; k != nil {
+		if err := k.gssapiBind(conn, e.host); err != nil {
+			return fail(err)
+		}
+		return conn, nil
+	}
 	if err := conn.Bind(e.cfg.BindDN, e.cfg.Password); err != nil {
 		if ldap.IsErrorWithCode(err, ldap.LDAPResultInvalidCredentials) {
 			return fail(fmt.Errorf("ad: bind as %q to %s: invalid credentials (wrong password, or the account is locked, disabled or expired): %w", e.cfg.BindDN, e.network, err))

@@ -4,16 +4,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	khttp "github.com/microsoft/kiota-http-go"
 	msgraphsdk "github.com/microsoftgraph/msgraph-sdk-go"
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
 	"github.com/microsoftgraph/msgraph-sdk-go/users"
 
 	"github.com/anchorscan/anchorscan/scan/record"
+	"github.com/anchorscan/anchorscan/scan/retry"
 )
 
 // MaxPageSize is the largest $top Graph accepts on /users.
@@ -36,6 +41,10 @@ type Config struct {
 	HTTPClient *http.Client
 	// PageSize is the $top of /users, 1..MaxPageSize; MaxPageSize when 0.
 	PageSize int
+	// Retry bounds the re-issuing of a request that failed transiently
+	// (5xx, reset connection, truncated body, no answer in time, a 429 the
+	// SDK's retry handler gave up on); the zero value means the defaults.
+	Retry retry.Policy
 }
 
 // userSelect are the user properties a scan reads. onPremisesImmutableId in
@@ -54,6 +63,10 @@ type Collector struct {
 	pageSize int
 	client   *msgraphsdk.GraphServiceClient
 	counter  *requestCounter
+	retry    retry.Policy
+	// retries counts re-sent requests: the collector's own and the 429s
+	// the SDK's retry handler re-sent.
+	retries atomic.Int64
 }
 
 // New checks cfg and builds the Graph client. It sends no request.
@@ -87,7 +100,7 @@ func New(cfg Config) (*Collector, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Collector{tenantID: cfg.TenantID, base: base, pageSize: pageSize, client: client, counter: counter}, nil
+	return &Collector{tenantID: cfg.TenantID, base: base, pageSize: pageSize, client: client, counter: counter, retry: cfg.Retry}, nil
 }
 
 // Name is the source this collector reads.
@@ -99,24 +112,77 @@ func (c *Collector) Name() record.Source { return record.SourceEntra }
 // On error the stats say how far it got; the batches already written are
 // a partial snapshot and the error says which endpoint failed.
 func (c *Collector) Collect(ctx context.Context, sink record.Sink) (stats record.Stats, err error) {
-	stats.Counts = map[string]int{}
-	start := c.counter.requests.Load()
-	defer func() { stats.Requests = int(c.counter.requests.Load() - start) }()
+	return c.CollectFrom(ctx, sink, nil)
+}
 
-	if err := c.collectOrganization(ctx, sink, &stats); err != nil {
-		return stats, err
+// Names of the lists the collector checkpoints (record.Checkpoint.List).
+const (
+	listOrganization = "organization"
+	listDomains      = "domains"
+	listUsers        = "users"
+)
+
+// CollectFrom is Collect continuing an interrupted collection: the
+// organization and the domains are one batch each, checkpointed as done;
+// each users page carries the absolute @odata.nextLink of the next page as
+// its checkpoint. Lists that from says are done are not read again; the
+// users list continues at its stored nextLink (which must still point at
+// the configured Graph host).
+func (c *Collector) CollectFrom(ctx context.Context, sink record.Sink, from map[string]record.Checkpoint) (stats record.Stats, err error) {
+	stats.Counts = map[string]int{}
+	start, startRetries := c.counter.requests.Load(), c.retries.Load()
+	defer func() {
+		stats.Requests = int(c.counter.requests.Load() - start)
+		stats.Retries = int(c.retries.Load() - startRetries)
+	}()
+	done := func(list string) bool {
+		cp, ok := from[list]
+		return ok && cp.Done()
 	}
-	if err := c.collectDomains(ctx, sink, &stats); err != nil {
-		return stats, err
+	if !done(listOrganization) {
+		if err := c.collectOrganization(ctx, sink, &stats); err != nil {
+			return stats, err
+		}
 	}
-	if err := c.collectUsers(ctx, sink, &stats); err != nil {
-		return stats, err
+	if !done(listDomains) {
+		if err := c.collectDomains(ctx, sink, &stats); err != nil {
+			return stats, err
+		}
+	}
+	if cp, ok := from[listUsers]; !ok || !cp.Done() {
+		if err := c.collectUsers(ctx, sink, cp.Cursor, &stats); err != nil {
+			return stats, err
+		}
 	}
 	return stats, nil
 }
 
-// fetch runs one SDK call and turns every way it can fail, including a 2xx
-// with no body, into a GraphError naming endpoint.
+// fetchPage runs one SDK call through the retry policy and turns every way it
+// can fail, including a 2xx with no body, into a GraphError naming
+// endpoint. The SDK's retry handler keeps 429s (it honours Retry-After);
+// server errors, broken connections and unreadable bodies come back here
+// and the same request (the same nextLink) is issued again.
+func fetchPage[T any](ctx context.Context, c *Collector, endpoint string, call func(context.Context) (T, error)) (T, error) {
+	var out T
+	retries, err := retry.Do(ctx, c.retry, func(ctx context.Context) error {
+		var status int
+		resp, err := call(c.withRetryHandler(withStatusRecorder(ctx, &status)))
+		if err != nil {
+			return transient(describe(endpoint, status, err), err)
+		}
+		if any(resp) == nil {
+			return retry.Transient(&GraphError{Endpoint: endpoint, Status: status, Message: "empty response body"}, 0)
+		}
+		out = resp
+		return nil
+	})
+	c.retries.Add(int64(retries))
+	return out, err
+}
+
+// fetch runs one SDK call once and turns every way it can fail, including
+// a 2xx with no body, into a GraphError naming endpoint. Writes use it: they
+// are not re-sent blindly.
 func fetch[T any](ctx context.Context, endpoint string, call func(context.Context) (T, error)) (T, error) {
 	var status int
 	resp, err := call(withStatusRecorder(ctx, &status))
@@ -131,9 +197,29 @@ func fetch[T any](ctx context.Context, endpoint string, call func(context.Contex
 	return resp, nil
 }
 
+// withRetryHandler sets the SDK retry handler's options for the calls made
+// under ctx (kiota reads request options from the context, where its
+// adapter puts a request's own): retry 429s only, and close the body of
+// every response it discards, which the handler itself does not.
+func (c *Collector) withRetryHandler(ctx context.Context) context.Context {
+	opts := &khttp.RetryHandlerOptions{
+		MaxRetries: 5,
+		ShouldRetry: func(_ time.Duration, _ int, _ *http.Request, resp *http.Response) bool {
+			if resp == nil || resp.StatusCode != http.StatusTooManyRequests {
+				return false
+			}
+			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+			_ = resp.Body.Close()
+			c.retries.Add(1)
+			return true
+		},
+	}
+	return context.WithValue(ctx, opts.GetKey(), opts)
+}
+
 func (c *Collector) collectOrganization(ctx context.Context, sink record.Sink, stats *record.Stats) error {
 	const endpoint = "GET /organization"
-	resp, err := fetch(ctx, endpoint, func(ctx context.Context) (models.OrganizationCollectionResponseable, error) {
+	resp, err := fetchPage(ctx, c, endpoint, func(ctx context.Context) (models.OrganizationCollectionResponseable, error) {
 		return c.client.Organization().Get(ctx, nil)
 	})
 	if err != nil {
@@ -156,7 +242,7 @@ func (c *Collector) collectOrganization(ctx context.Context, sink record.Sink, s
 			rec.InitialDomain = deref(d.GetName())
 		}
 	}
-	if err := sink.Write(ctx, record.Batch{EntraOrgs: []record.EntraOrg{rec}}); err != nil {
+	if err := sink.Write(ctx, record.Batch{EntraOrgs: []record.EntraOrg{rec}, Checkpoint: &record.Checkpoint{List: listOrganization}}); err != nil {
 		return fmt.Errorf("entra: storing the organization: %w", err)
 	}
 	stats.Counts["organizations"]++
@@ -166,7 +252,7 @@ func (c *Collector) collectOrganization(ctx context.Context, sink record.Sink, s
 func (c *Collector) collectDomains(ctx context.Context, sink record.Sink, stats *record.Stats) error {
 	var domains []record.EntraDomain
 	endpoint := "GET /domains"
-	resp, err := fetch(ctx, endpoint, func(ctx context.Context) (models.DomainCollectionResponseable, error) {
+	resp, err := fetchPage(ctx, c, endpoint, func(ctx context.Context) (models.DomainCollectionResponseable, error) {
 		return c.client.Domains().Get(ctx, nil)
 	})
 	for page := 1; ; page++ {
@@ -192,8 +278,8 @@ func (c *Collector) collectDomains(ctx context.Context, sink record.Sink, stats 
 		if next == "" {
 			break
 		}
-		endpoint = fmt.Sprintf("GET /domains page %d", page+1)
-		resp, err = fetch(ctx, endpoint, func(ctx context.Context) (models.DomainCollectionResponseable, error) {
+		endpoint = fmt.Sprintf("GET /domains page %d (%s)", page+1, next)
+		resp, err = fetchPage(ctx, c, endpoint, func(ctx context.Context) (models.DomainCollectionResponseable, error) {
 			return c.client.Domains().WithUrl(next).Get(ctx, nil)
 		})
 	}
@@ -204,7 +290,7 @@ func (c *Collector) collectDomains(ctx context.Context, sink record.Sink, stats 
 			continue
 		}
 		endpoint := "GET /domains/" + d.ID + "/federationConfiguration"
-		resp, err := fetch(ctx, endpoint, func(ctx context.Context) (models.InternalDomainFederationCollectionResponseable, error) {
+		resp, err := fetchPage(ctx, c, endpoint, func(ctx context.Context) (models.InternalDomainFederationCollectionResponseable, error) {
 			return c.client.Domains().ByDomainId(d.ID).FederationConfiguration().Get(ctx, nil)
 		})
 		if err != nil {
@@ -220,22 +306,37 @@ func (c *Collector) collectDomains(ctx context.Context, sink record.Sink, stats 
 		}
 		stats.Counts["federationConfigurations"]++
 	}
-	if err := sink.Write(ctx, record.Batch{EntraDomains: domains}); err != nil {
+	if err := sink.Write(ctx, record.Batch{EntraDomains: domains, Checkpoint: &record.Checkpoint{List: listDomains}}); err != nil {
 		return fmt.Errorf("entra: storing %d domains: %w", len(domains), err)
 	}
 	stats.Counts["domains"] += len(domains)
 	return nil
 }
 
-func (c *Collector) collectUsers(ctx context.Context, sink record.Sink, stats *record.Stats) error {
+// collectUsers reads the users list from its start, or from the absolute
+// nextLink resumeAt of an interrupted run.
+func (c *Collector) collectUsers(ctx context.Context, sink record.Sink, resumeAt string, stats *record.Stats) error {
 	top := int32(c.pageSize)
 	query := &users.UsersRequestBuilderGetRequestConfiguration{
 		QueryParameters: &users.UsersRequestBuilderGetQueryParameters{Select: userSelect, Top: &top},
 	}
 	endpoint := "GET /users"
-	resp, err := fetch(ctx, endpoint, func(ctx context.Context) (models.UserCollectionResponseable, error) {
-		return c.client.Users().Get(ctx, query)
-	})
+	var resp models.UserCollectionResponseable
+	var err error
+	if resumeAt == "" {
+		resp, err = fetchPage(ctx, c, endpoint, func(ctx context.Context) (models.UserCollectionResponseable, error) {
+			return c.client.Users().Get(ctx, query)
+		})
+	} else {
+		endpoint = "GET /users resumed at " + resumeAt
+		next, linkErr := c.nextLink(endpoint, &resumeAt)
+		if linkErr != nil {
+			return linkErr
+		}
+		resp, err = fetchPage(ctx, c, endpoint, func(ctx context.Context) (models.UserCollectionResponseable, error) {
+			return c.client.Users().WithUrl(next).Get(ctx, nil)
+		})
+	}
 	for page := 1; ; page++ {
 		if err != nil {
 			return err
@@ -252,23 +353,23 @@ func (c *Collector) collectUsers(ctx context.Context, sink record.Sink, stats *r
 			}
 			batch = append(batch, rec)
 		}
-		if writeErr := sink.Write(ctx, record.Batch{EntraUsers: batch}); writeErr != nil {
-			return fmt.Errorf("entra: storing users page %d: %w", page, writeErr)
-		}
-		stats.Counts["users"] += len(batch)
-
 		next, linkErr := c.nextLink(endpoint, resp.GetOdataNextLink())
 		if linkErr != nil {
 			return linkErr
 		}
+		cp := &record.Checkpoint{List: listUsers, Cursor: next}
+		if writeErr := sink.Write(ctx, record.Batch{EntraUsers: batch, Checkpoint: cp}); writeErr != nil {
+			return fmt.Errorf("entra: storing users page %d: %w", page, writeErr)
+		}
+		stats.Counts["users"] += len(batch)
 		if next == "" {
 			return nil
 		}
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return fmt.Errorf("entra: stopped after users page %d: %w", page, ctxErr)
 		}
-		endpoint = fmt.Sprintf("GET /users page %d", page+1)
-		resp, err = fetch(ctx, endpoint, func(ctx context.Context) (models.UserCollectionResponseable, error) {
+		endpoint = fmt.Sprintf("GET /users page %d (%s)", page+1, next)
+		resp, err = fetchPage(ctx, c, endpoint, func(ctx context.Context) (models.UserCollectionResponseable, error) {
 			return c.client.Users().WithUrl(next).Get(ctx, nil)
 		})
 	}

@@ -19,6 +19,7 @@ import (
 	kiotaazure "github.com/microsoft/kiota-authentication-azure-go"
 
 	"github.com/anchorscan/anchorscan/scan/record"
+	"github.com/anchorscan/anchorscan/scan/retry"
 	"github.com/anchorscan/anchorscan/scan/sim"
 )
 
@@ -531,6 +532,9 @@ func TestCollectFailuresAreErrors(t *testing.T) {
 				if tt.token != "" {
 					cfg.Credential = NewStaticToken(tt.token)
 				}
+				// One attempt: retries heal these one-off breakages
+				// (TestCollectRetriesTransientFailures); here the error must name the page.
+				cfg.Retry = retry.Policy{Attempts: 1}
 			})
 			sink := &memorySink{}
 			stats, err := c.Collect(context.Background(), sink)

@@ -1,12 +1,19 @@
 package entra
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	abs "github.com/microsoft/kiota-abstractions-go"
 	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
+
+	"github.com/anchorscan/anchorscan/scan/retry"
 )
 
 // GraphError is a failed Graph call: which endpoint, the HTTP status when
@@ -90,4 +97,63 @@ func deref[T any](p *T) T {
 		return zero
 	}
 	return *p
+}
+
+// transient marks described (the GraphError of a failed call) as worth
+// issuing the same request again when another try may succeed: throttling
+// the SDK's retry handler gave up on, a server error, a connection that
+// broke, a body that arrived truncated. Client errors (401, 403, 400, 404)
+// and certificate failures are final.
+func transient(described, err error) error {
+	var ge *GraphError
+	if !errors.As(described, &ge) {
+		return described
+	}
+	switch {
+	case ge.Status == http.StatusTooManyRequests || ge.Status >= 500:
+		return retry.Transient(described, retryAfter(err))
+	case ge.Status >= 300 && ge.Status < 500:
+		return described
+	case ge.err == nil:
+		// A 2xx whose body decoded but is not what Graph sends.
+		return described
+	case certificateError(err):
+		return described
+	}
+	return retry.Transient(described, 0)
+}
+
+func certificateError(err error) bool {
+	var verify *tls.CertificateVerificationError
+	var unknown x509.UnknownAuthorityError
+	var host x509.HostnameError
+	return errors.As(err, &verify) || errors.As(err, &unknown) || errors.As(err, &host)
+}
+
+// retryAfter is the Retry-After of an error response (seconds or an HTTP
+// date), 0 when it has none.
+func retryAfter(err error) time.Duration {
+	var api *abs.ApiError
+	var odata *odataerrors.ODataError
+	var headers *abs.ResponseHeaders
+	switch {
+	case errors.As(err, &odata):
+		headers = odata.ResponseHeaders
+	case errors.As(err, &api):
+		headers = api.ResponseHeaders
+	}
+	if headers == nil {
+		return 0
+	}
+	for _, name := range []string{"Retry-After", "retry-after"} {
+		for _, v := range headers.Get(name) {
+			if secs, err := strconv.Atoi(v); err == nil && secs >= 0 {
+				return time.Duration(secs) * time.Second
+			}
+			if t, err := http.ParseTime(v); err == nil {
+				return max(time.Until(t), 0)
+			}
+		}
+	}
+	return 0
 }

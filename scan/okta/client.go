@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"sync/atomic"
@@ -11,6 +12,7 @@ import (
 	"github.com/okta/okta-sdk-golang/v5/okta"
 
 	"github.com/anchorscan/anchorscan/scan/record"
+	"github.com/anchorscan/anchorscan/scan/retry"
 )
 
 // Page sizes: Okta's maximum for each endpoint, which is also what DESIGN §4
@@ -38,6 +40,10 @@ type Config struct {
 	OrgURL string
 	// Token is an SSWS API token. It is sent only to OrgURL.
 	Token string
+	// OAuth, instead of Token, signs in as an OAuth 2.0 service app with a
+	// private-key JWT; the SDK fetches and renews the access token from
+	// OrgURL/oauth2/v1/token.
+	OAuth *OAuthConfig
 	// HTTPClient carries TLS settings (a private CA for the simulator);
 	// nil means a client with http.DefaultTransport.
 	HTTPClient *http.Client
@@ -45,15 +51,22 @@ type Config struct {
 	UsersPageSize int
 	// AppUsersPageSize is the limit of each app users page: 1..500, 0 means 500.
 	AppUsersPageSize int
+	// Retry bounds the re-issuing of a request that failed transiently
+	// (5xx, reset connection, truncated body, no answer in time, a 429 the
+	// SDK's own retries did not absorb); the zero value means the defaults.
+	Retry retry.Policy
 }
 
 // Collector reads one Okta org. It holds no state between Collect calls
 // beyond the SDK client, so one Collector may serve several scans.
 type Collector struct {
 	orgURL           string
+	oauth            *OAuthConfig
+	httpClient       *http.Client
 	api              *okta.APIClient
 	usersPageSize    int32
 	appUsersPageSize int32
+	retry            retry.Policy
 }
 
 // New checks cfg and builds the SDK client. It sends no request.
@@ -65,8 +78,9 @@ func New(cfg Config) (*Collector, error) {
 	if u.Scheme != "https" {
 		return nil, fmt.Errorf("okta: org URL %q must use https: the API token must not travel in clear text", cfg.OrgURL)
 	}
-	if cfg.Token == "" {
-		return nil, errors.New("okta: the API token is empty")
+	auth, err := authSetters(cfg)
+	if err != nil {
+		return nil, err
 	}
 	users, err := pageSize("UsersPageSize", cfg.UsersPageSize, DefaultUsersPageSize, maxUsersPageSize)
 	if err != nil {
@@ -92,7 +106,7 @@ func New(cfg Config) (*Collector, error) {
 	conf, err := okta.NewConfiguration(
 		isolateFromAmbientConfig,
 		okta.WithOrgUrl(orgURL),
-		okta.WithToken(cfg.Token),
+		auth,
 		okta.WithCache(false), // a cached page would hide changes between scans
 		okta.WithHttpClientPtr(&hc),
 		okta.WithRateLimitMaxRetries(rateLimitMaxRetries),
@@ -103,13 +117,18 @@ func New(cfg Config) (*Collector, error) {
 		return nil, fmt.Errorf("okta: configuring the SDK for %s: %w", orgURL, err)
 	}
 	// NewConfiguration keeps only the hostname of the org URL; requests must
-	// go to host:port.
+	// go to host:port. The OAuth token request is not affected: the SDK
+	// builds its URL from the org URL as given (orgURL, with the port), and
+	// the client assertion's audience is that same URL.
 	conf.Host = u.Host
 	return &Collector{
 		orgURL:           orgURL,
+		oauth:            cfg.OAuth,
+		httpClient:       &hc,
 		api:              okta.NewAPIClient(conf),
 		usersPageSize:    users,
 		appUsersPageSize: appUsers,
+		retry:            cfg.Retry,
 	}, nil
 }
 
@@ -143,9 +162,15 @@ func isolateFromAmbientConfig(c *okta.Configuration) {
 // Name is the source this collector reads.
 func (c *Collector) Name() record.Source { return record.SourceOkta }
 
-// requestCountKey carries a run's request counter in the request context, so
-// that concurrent Collect calls on one Collector count their own requests.
+// requestCountKey carries a run's request counters in the request context,
+// so that concurrent Collect calls on one Collector count their own requests.
 type requestCountKey struct{}
+
+// requestCounters are one run's: requests that reached the network, and
+// the 429s among them (each one a retry by the SDK or the collector).
+type requestCounters struct {
+	requests, throttled atomic.Int64
+}
 
 // countingTransport counts every request that reaches the network, retries
 // included, for the run whose context the request carries.
@@ -154,14 +179,34 @@ type countingTransport struct {
 }
 
 func (t countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	if n, ok := r.Context().Value(requestCountKey{}).(*atomic.Int64); ok {
-		n.Add(1)
+	n, _ := r.Context().Value(requestCountKey{}).(*requestCounters)
+	if n != nil {
+		n.requests.Add(1)
 	}
-	return t.next.RoundTrip(r)
+	resp, err := t.next.RoundTrip(r)
+	if n != nil && resp != nil && resp.StatusCode == http.StatusTooManyRequests {
+		n.throttled.Add(1)
+	}
+	if err != nil && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)) {
+		// The SDK re-sends a request that failed with EOF at once and
+		// without counting, for as long as the context lasts: a server that
+		// closes every connection would be hammered. The collector retries
+		// it with back-off instead.
+		return nil, closedConnError{err}
+	}
+	return resp, err
 }
 
-// withRequestCounter returns ctx carrying a fresh counter.
-func withRequestCounter(ctx context.Context) (context.Context, *atomic.Int64) {
-	n := new(atomic.Int64)
+// closedConnError is a connection the server closed before answering. It
+// deliberately does not unwrap to io.EOF (see countingTransport).
+type closedConnError struct{ err error }
+
+func (e closedConnError) Error() string {
+	return "the server closed the connection before answering: " + e.err.Error()
+}
+
+// withRequestCounter returns ctx carrying fresh counters.
+func withRequestCounter(ctx context.Context) (context.Context, *requestCounters) {
+	n := new(requestCounters)
 	return context.WithValue(ctx, requestCountKey{}, n), n
 }

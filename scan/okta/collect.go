@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/anchorscan/anchorscan/scan/record"
+	"github.com/anchorscan/anchorscan/scan/retry"
 )
 
 // App template names the collector reads.
@@ -29,14 +30,25 @@ const (
 	CountAppUsers = "appUsers"
 )
 
-// run is one Collect call: its sink and running totals.
+// run is one Collect call: its sink, where each list starts, and running
+// totals.
 type run struct {
 	c        *Collector
 	sink     record.Sink
+	from     map[string]record.Checkpoint
 	mu       sync.Mutex // guards counts: lists are read concurrently
 	counts   map[string]int
-	requests *atomic.Int64
+	requests *requestCounters
+	retries  atomic.Int64
 }
+
+// Names of the lists the collector checkpoints (record.Checkpoint.List).
+const (
+	listUsers = "users"
+)
+
+func listApps(name string) string      { return "apps/" + name }
+func listAppUsers(appID string) string { return "appUsers/" + appID }
 
 func (r *run) add(kind string, n int) {
 	r.mu.Lock()
@@ -49,12 +61,35 @@ func (r *run) add(kind string, n int) {
 // provisioning and mapping settings, then each app's users. On error the
 // returned Stats still count what was read and written before it.
 func (c *Collector) Collect(ctx context.Context, sink record.Sink) (record.Stats, error) {
+	return c.CollectFrom(ctx, sink, nil)
+}
+
+// CollectFrom is Collect continuing an interrupted collection: each page's
+// batch carries the checkpoint of its list (the users list, each app
+// template's instances, each app's users), and from holds the ones an
+// earlier run committed. A list whose checkpoint is done is not read again
+// (the app instances are listed again, without storing them, to learn their
+// ids); a list with a cursor continues with after=cursor.
+func (c *Collector) CollectFrom(ctx context.Context, sink record.Sink, from map[string]record.Checkpoint) (record.Stats, error) {
 	ctx, requests := withRequestCounter(ctx)
-	r := &run{c: c, sink: sink, counts: map[string]int{CountUsers: 0, CountApps: 0, CountAppUsers: 0}, requests: requests}
+	r := &run{c: c, sink: sink, from: from, counts: map[string]int{CountUsers: 0, CountApps: 0, CountAppUsers: 0}, requests: requests}
 	err := r.collect(ctx)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return record.Stats{Requests: int(requests.Load()), Counts: r.counts}, err
+	// A 429 the SDK retried is a retry too; the collector's own retries of
+	// 429s it gave up on are counted once, as 429 responses.
+	return record.Stats{Requests: int(requests.requests.Load()), Counts: r.counts,
+		Retries: int(r.retries.Load() + requests.throttled.Load())}, err
+}
+
+// start is where list begins in this run: its cursor, and whether it was
+// read to its end before.
+func (r *run) start(list string) (cursor string, done bool) {
+	cp, ok := r.from[list]
+	if !ok {
+		return "", false
+	}
+	return cp.Cursor, cp.Done()
 }
 
 // collect reads the users list and each app's users list concurrently: each
@@ -96,15 +131,20 @@ func pageEndpoint(path string, page int, after string) string {
 }
 
 func (r *run) users(ctx context.Context) error {
-	after := ""
+	after, done := r.start(listUsers)
+	if done {
+		return nil
+	}
 	for page := 1; ; page++ {
-		req := r.c.api.UserAPI.ListUsers(ctx).Limit(r.c.usersPageSize)
-		if after != "" {
-			req = req.After(after)
-		}
-		users, resp, err := req.Execute()
 		endpoint := pageEndpoint("/api/v1/users", page, after)
-		if err := checkResponse(ctx, endpoint, resp, err); err != nil {
+		users, resp, err := fetch(ctx, r, endpoint, func(ctx context.Context) ([]okta.User, *okta.APIResponse, error) {
+			req := r.c.api.UserAPI.ListUsers(ctx).Limit(r.c.usersPageSize)
+			if after != "" {
+				req = req.After(after)
+			}
+			return req.Execute()
+		})
+		if err != nil {
 			return err
 		}
 		b := record.Batch{OktaUsers: make([]record.OktaUser, 0, len(users))}
@@ -115,13 +155,14 @@ func (r *run) users(ctx context.Context) error {
 			}
 			b.OktaUsers = append(b.OktaUsers, u)
 		}
+		if after, err = nextCursor(resp); err != nil {
+			return fmt.Errorf("okta: %s: %w", endpoint, err)
+		}
+		b.Checkpoint = &record.Checkpoint{List: listUsers, Cursor: after}
 		if err := r.write(ctx, "users", page, b); err != nil {
 			return err
 		}
 		r.add(CountUsers, len(users))
-		if after, err = nextCursor(resp); err != nil {
-			return fmt.Errorf("okta: %s: %w", endpoint, err)
-		}
 		if after == "" {
 			return nil
 		}
@@ -156,28 +197,38 @@ type appJSON struct {
 }
 
 // apps reads every instance of the app template name, with the O365 settings
-// for office365, writes one batch per page and returns the instance ids.
+// for office365, and returns the instance ids. The instances, a handful at
+// most, are stored in one batch once all pages are read, so that the list's
+// checkpoint is all or nothing: a resumed run that finds it done lists the
+// instances again only to learn their ids, storing and reading nothing else.
 func (r *run) apps(ctx context.Context, name string) ([]string, error) {
 	var ids []string
+	_, stored := r.start(listApps(name))
+	b := record.Batch{Checkpoint: &record.Checkpoint{List: listApps(name)}}
 	after := ""
 	for page := 1; ; page++ {
-		req := r.c.api.ApplicationAPI.ListApplications(ctx).Filter(`name eq "` + name + `"`).Limit(appsPageSize)
-		if after != "" {
-			req = req.After(after)
-		}
-		_, resp, err := req.Execute()
 		endpoint := pageEndpoint("/api/v1/apps?filter=name eq \""+name+"\"", page, after)
-		if err := checkResponse(ctx, endpoint, resp, err); err != nil {
+		_, resp, err := fetch(ctx, r, endpoint, func(ctx context.Context) ([]okta.ListApplications200ResponseInner, *okta.APIResponse, error) {
+			req := r.c.api.ApplicationAPI.ListApplications(ctx).Filter(`name eq "` + name + `"`).Limit(appsPageSize)
+			if after != "" {
+				req = req.After(after)
+			}
+			return req.Execute()
+		})
+		if err != nil {
 			return nil, err
 		}
 		var apps []appJSON
 		if err := decodeBody(resp, &apps); err != nil {
 			return nil, fmt.Errorf("okta: %s: %w", endpoint, err)
 		}
-		b := record.Batch{OktaApps: make([]record.OktaApp, 0, len(apps))}
 		for i, a := range apps {
 			if a.ID == "" || a.Name != name {
 				return nil, fmt.Errorf("okta: %s: app %d (id %q, name %q) is not a %s instance: the filter was not applied", endpoint, i, a.ID, a.Name, name)
+			}
+			ids = append(ids, a.ID)
+			if stored {
+				continue
 			}
 			app := record.OktaApp{ID: a.ID, Name: a.Name, Label: a.Label}
 			if name == appOffice365 {
@@ -186,19 +237,22 @@ func (r *run) apps(ctx context.Context, name string) ([]string, error) {
 				}
 			}
 			b.OktaApps = append(b.OktaApps, app)
-			ids = append(ids, a.ID)
 		}
-		if err := r.write(ctx, "apps", page, b); err != nil {
-			return nil, err
-		}
-		r.add(CountApps, len(apps))
 		if after, err = nextCursor(resp); err != nil {
 			return nil, fmt.Errorf("okta: %s: %w", endpoint, err)
 		}
 		if after == "" {
-			return ids, nil
+			break
 		}
 	}
+	if stored {
+		return ids, nil
+	}
+	if err := r.write(ctx, "apps", 1, b); err != nil {
+		return nil, err
+	}
+	r.add(CountApps, len(b.OktaApps))
+	return ids, nil
 }
 
 func decodeBody(resp *okta.APIResponse, v any) error {
@@ -228,13 +282,27 @@ func (r *run) office365Settings(ctx context.Context, app *record.OktaApp) error 
 // or 400): nothing can be deprovisioned, and "" says it was not read.
 func (r *run) deactivateUsers(ctx context.Context, appID string) (string, error) {
 	endpoint := "GET /api/v1/apps/" + appID + "/features/USER_PROVISIONING"
-	f, resp, err := r.c.api.ApplicationFeaturesAPI.GetFeatureForApplication(ctx, appID, "USER_PROVISIONING").Execute()
-	if err != nil && resp != nil && resp.Response != nil &&
-		(resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusBadRequest) && ctx.Err() == nil {
-		return "", nil
-	}
-	if err := checkResponse(ctx, endpoint, resp, err); err != nil {
+	absent := false
+	var f *okta.ListFeaturesForApplication200ResponseInner
+	retries, err := retry.Do(ctx, r.c.retry, func(ctx context.Context) error {
+		v, resp, err := r.c.api.ApplicationFeaturesAPI.GetFeatureForApplication(ctx, appID, "USER_PROVISIONING").Execute()
+		if err != nil && resp != nil && resp.Response != nil &&
+			(resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusBadRequest) && ctx.Err() == nil {
+			absent = true
+			return nil
+		}
+		if checked := checkResponse(ctx, endpoint, resp, err); checked != nil {
+			return transient(resp, err, checked)
+		}
+		f = v
+		return nil
+	})
+	r.retries.Add(int64(retries))
+	if err != nil {
 		return "", err
+	}
+	if absent {
+		return "", nil
 	}
 	if f == nil || f.UserProvisioningApplicationFeature == nil {
 		return "", fmt.Errorf("okta: %s: the response is not a USER_PROVISIONING feature", endpoint)
@@ -253,13 +321,15 @@ func (r *run) immutableIDMapping(ctx context.Context, app *record.OktaApp) error
 	mappingID := ""
 	after := ""
 	for page := 1; mappingID == ""; page++ {
-		req := r.c.api.ProfileMappingAPI.ListProfileMappings(ctx).TargetId(app.ID).Limit(mappingsPageSize)
-		if after != "" {
-			req = req.After(after)
-		}
-		mappings, resp, err := req.Execute()
 		endpoint := pageEndpoint("/api/v1/mappings?targetId="+app.ID, page, after)
-		if err := checkResponse(ctx, endpoint, resp, err); err != nil {
+		mappings, resp, err := fetch(ctx, r, endpoint, func(ctx context.Context) ([]okta.ListProfileMappings, *okta.APIResponse, error) {
+			req := r.c.api.ProfileMappingAPI.ListProfileMappings(ctx).TargetId(app.ID).Limit(mappingsPageSize)
+			if after != "" {
+				req = req.After(after)
+			}
+			return req.Execute()
+		})
+		if err != nil {
 			return err
 		}
 		for i := range mappings {
@@ -280,8 +350,10 @@ func (r *run) immutableIDMapping(ctx context.Context, app *record.OktaApp) error
 		return nil
 	}
 	endpoint := "GET /api/v1/mappings/" + mappingID
-	m, resp, err := r.c.api.ProfileMappingAPI.GetProfileMapping(ctx, mappingID).Execute()
-	if err := checkResponse(ctx, endpoint, resp, err); err != nil {
+	m, _, err := fetch(ctx, r, endpoint, func(ctx context.Context) (*okta.ProfileMapping, *okta.APIResponse, error) {
+		return r.c.api.ProfileMappingAPI.GetProfileMapping(ctx, mappingID).Execute()
+	})
+	if err != nil {
 		return err
 	}
 	app.MappingID = mappingID
@@ -294,15 +366,20 @@ func (r *run) immutableIDMapping(ctx context.Context, app *record.OktaApp) error
 
 func (r *run) appUsers(ctx context.Context, appID string) error {
 	path := "/api/v1/apps/" + appID + "/users"
-	after := ""
+	after, done := r.start(listAppUsers(appID))
+	if done {
+		return nil
+	}
 	for page := 1; ; page++ {
-		req := r.c.api.ApplicationUsersAPI.ListApplicationUsers(ctx, appID).Limit(r.c.appUsersPageSize)
-		if after != "" {
-			req = req.After(after)
-		}
-		users, resp, err := req.Execute()
 		endpoint := pageEndpoint(path, page, after)
-		if err := checkResponse(ctx, endpoint, resp, err); err != nil {
+		users, resp, err := fetch(ctx, r, endpoint, func(ctx context.Context) ([]okta.AppUser, *okta.APIResponse, error) {
+			req := r.c.api.ApplicationUsersAPI.ListApplicationUsers(ctx, appID).Limit(r.c.appUsersPageSize)
+			if after != "" {
+				req = req.After(after)
+			}
+			return req.Execute()
+		})
+		if err != nil {
 			return err
 		}
 		b := record.Batch{OktaAppUsers: make([]record.OktaAppUser, 0, len(users))}
@@ -313,13 +390,14 @@ func (r *run) appUsers(ctx context.Context, appID string) error {
 			}
 			b.OktaAppUsers = append(b.OktaAppUsers, au)
 		}
+		if after, err = nextCursor(resp); err != nil {
+			return fmt.Errorf("okta: %s: %w", endpoint, err)
+		}
+		b.Checkpoint = &record.Checkpoint{List: listAppUsers(appID), Cursor: after}
 		if err := r.write(ctx, "app users", page, b); err != nil {
 			return err
 		}
 		r.add(CountAppUsers, len(users))
-		if after, err = nextCursor(resp); err != nil {
-			return fmt.Errorf("okta: %s: %w", endpoint, err)
-		}
 		if after == "" {
 			return nil
 		}

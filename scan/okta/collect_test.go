@@ -22,6 +22,7 @@ import (
 	"github.com/okta/okta-sdk-golang/v5/okta"
 
 	"github.com/anchorscan/anchorscan/scan/record"
+	"github.com/anchorscan/anchorscan/scan/retry"
 	"github.com/anchorscan/anchorscan/scan/sim"
 )
 
@@ -438,7 +439,9 @@ func TestCollectBrokenResponses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, _ := fakeOrg(t, bigTenant(450, 600, 10), Config{Token: tt.token}, tt.wrap)
+			// One attempt: the retries would heal these one-off breakages
+			// (TestCollectRetriesTransientFailures); here the error must name the page.
+			c, _ := fakeOrg(t, bigTenant(450, 600, 10), Config{Token: tt.token, Retry: retry.Policy{Attempts: 1}}, tt.wrap)
 			_, err := c.Collect(context.Background(), &memorySink{})
 			if err == nil {
 				t.Fatal("Collect succeeded on a broken response")

@@ -3,13 +3,19 @@ package okta
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/okta/okta-sdk-golang/v5/okta"
+
+	"github.com/anchorscan/anchorscan/scan/retry"
 )
 
 // ErrAuthentication marks a 401: the org refused the API token.
@@ -84,4 +90,69 @@ func oktaErrorDetail(err error) string {
 		detail += "; " + c.ErrorSummary
 	}
 	return detail
+}
+
+// transient marks checked (the error checkResponse made of one call) as worth
+// re-issuing the same request when the call failed in a way that another
+// try may not: throttling the SDK's own retries did not absorb, a server
+// error, a connection that broke, a body that arrived truncated or empty.
+// Authentication, permission and other 4xx answers, and certificate
+// failures, are final.
+func transient(resp *okta.APIResponse, err, checked error) error {
+	status := 0
+	var header http.Header
+	if resp != nil && resp.Response != nil {
+		status, header = resp.StatusCode, resp.Header
+	}
+	switch {
+	case status == http.StatusTooManyRequests:
+		return retry.Transient(checked, rateLimitWait(header, time.Now()))
+	case status >= 500:
+		return retry.Transient(checked, retryAfter(header, time.Now()))
+	case status >= 300:
+		return checked
+	case status == 0 && certificateError(err):
+		return checked
+	}
+	// No answer, or a 2xx whose body did not arrive whole.
+	return retry.Transient(checked, 0)
+}
+
+func certificateError(err error) bool {
+	var verify *tls.CertificateVerificationError
+	var unknown x509.UnknownAuthorityError
+	var host x509.HostnameError
+	return errors.As(err, &verify) || errors.As(err, &unknown) || errors.As(err, &host)
+}
+
+// rateLimitWait is how long Okta asks a throttled client to wait: until
+// X-Rate-Limit-Reset (epoch seconds), measured against the response's Date
+// so that a skewed local clock does not matter.
+func rateLimitWait(h http.Header, now time.Time) time.Duration {
+	if d := retryAfter(h, now); d > 0 {
+		return d
+	}
+	reset, err := strconv.ParseInt(h.Get("X-Rate-Limit-Reset"), 10, 64)
+	if err != nil {
+		return 0
+	}
+	if date, err := http.ParseTime(h.Get("Date")); err == nil {
+		now = date
+	}
+	return max(time.Unix(reset, 0).Sub(now), 0)
+}
+
+// retryAfter reads a Retry-After header, in seconds or as an HTTP date.
+func retryAfter(h http.Header, now time.Time) time.Duration {
+	v := h.Get("Retry-After")
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.Atoi(v); err == nil && secs >= 0 {
+		return time.Duration(secs) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0)
+	}
+	return 0
 }

@@ -1,11 +1,14 @@
 package okta
 
 import (
+	"context"
 	"fmt"
 	"net/url"
 	"strings"
 
 	"github.com/okta/okta-sdk-golang/v5/okta"
+
+	"github.com/anchorscan/anchorscan/scan/retry"
 )
 
 // nextCursor returns the after= cursor of the response's Link rel="next", or
@@ -46,4 +49,24 @@ func linkIsNext(params string) bool {
 		}
 	}
 	return false
+}
+
+// fetch issues one idempotent GET through the retry policy: call builds and
+// executes the request under the attempt's context (a page is re-issued
+// with the same cursor), and every way it can fail is checked as
+// checkResponse does. The SDK has already read and closed the body of a
+// response it returns, so an abandoned attempt holds no connection.
+func fetch[T any](ctx context.Context, r *run, endpoint string, call func(ctx context.Context) (T, *okta.APIResponse, error)) (T, *okta.APIResponse, error) {
+	var out T
+	var resp *okta.APIResponse
+	retries, err := retry.Do(ctx, r.c.retry, func(ctx context.Context) error {
+		v, rs, err := call(ctx)
+		if checked := checkResponse(ctx, endpoint, rs, err); checked != nil {
+			return transient(rs, err, checked)
+		}
+		out, resp = v, rs
+		return nil
+	})
+	r.retries.Add(int64(retries))
+	return out, resp, err
 }

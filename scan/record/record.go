@@ -126,7 +126,24 @@ type Batch struct {
 	EntraUsers   []EntraUser
 	ADDomains    []ADDomain
 	ADUsers      []ADUser
+	// Checkpoint, when set, is where the list this page belongs to
+	// continues. A sink that keeps checkpoints commits it together with the
+	// page's records, so an interrupted scan resumes after the last page
+	// stored, never before it (duplicates) nor after it (a gap).
+	Checkpoint *Checkpoint
 }
+
+// Checkpoint is the committed position in one list a source reads.
+type Checkpoint struct {
+	// List names the list within its source: "users", "appUsers/0oa1…".
+	List string
+	// Cursor is what the next page is requested with (Okta's after cursor,
+	// Graph's absolute @odata.nextLink); "" when the list is complete.
+	Cursor string
+}
+
+// Done reports whether the list was read to its end.
+func (c Checkpoint) Done() bool { return c.Cursor == "" }
 
 // Len is the number of records in the batch.
 func (b *Batch) Len() int {
@@ -154,6 +171,9 @@ const (
 type Stats struct {
 	Requests int            // HTTP requests or LDAP operations sent
 	Counts   map[string]int // records read, by kind ("users", "appUsers", …)
+	// Retries is how many requests were sent again after a transient
+	// failure (throttling, a server error, a reset connection).
+	Retries int
 }
 
 // SourceRun is the outcome of collecting one source, as the snapshot records it.
@@ -161,6 +181,7 @@ type SourceRun struct {
 	Source   Source
 	Status   Status
 	Requests int
+	Retries  int
 	Counts   map[string]int
 	Started  time.Time
 	Ended    time.Time

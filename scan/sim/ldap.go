@@ -46,6 +46,8 @@ type LDAPOptions struct {
 	// sent, values), so a test can serve a corrupt objectGUID. Returning no
 	// values leaves the attribute out.
 	RewriteAttribute func(dn, attribute string, values [][]byte) [][]byte
+	// faults injects the ldap Faults rules into searches (see ldapFault).
+	faults *faultInjector
 }
 
 // ADMaxPageSize is Active Directory's default MaxPageSize LDAP policy.
@@ -355,7 +357,7 @@ func (s *LDAPServer) forward(client net.Conn) {
 		_, _ = io.Copy(backend, client)
 		_ = backend.Close() // the client left: end the backend side too
 	}()
-	if s.opts.DropAfterEntries > 0 {
+	if s.opts.DropAfterEntries > 0 || s.opts.faults != nil {
 		_ = copyDroppingAfterEntries(client, backend, s.opts.DropAfterEntries)
 	} else {
 		_, _ = io.Copy(client, backend)
@@ -372,22 +374,37 @@ var errConnectionDropped = errors.New("connection dropped by DropAfterEntries")
 // limit+1 of the connection.
 func copyDroppingAfterEntries(client io.Writer, backend io.Reader, limit int) error {
 	r := bufio.NewReaderSize(backend, 64<<10)
+	// Messages are batched into large writes (one TLS record per entry
+	// would slow big searches down) and flushed whenever the backend has
+	// nothing more buffered, so no answer waits.
+	w := bufio.NewWriterSize(client, 64<<10)
 	var buf []byte
 	sent := 0
 	for {
 		msg, err := readLDAPMessage(r, buf[:0])
 		if err != nil {
+			_ = w.Flush()
 			return err
 		}
 		buf = msg
 		if isSearchResultEntry(msg) {
-			if sent == limit {
+			if limit > 0 && sent == limit {
+				_ = w.Flush()
 				return errConnectionDropped
+			}
+			if bytes.Contains(msg, []byte(ldapFaultMarker)) {
+				_ = w.Flush()
+				return errLDAPFaultDrop
 			}
 			sent++
 		}
-		if _, err := client.Write(msg); err != nil {
+		if _, err := w.Write(msg); err != nil {
 			return err
+		}
+		if r.Buffered() == 0 {
+			if err := w.Flush(); err != nil {
+				return err
+			}
 		}
 	}
 }
@@ -764,6 +781,10 @@ func (s *LDAPServer) handleSearch(w *gldap.ResponseWriter, r *gldap.Request) {
 		done(gldap.ResultOperationsError, ldapDiagBindRequired)
 		return
 	}
+	fault, ok := s.ldapFault(r, done)
+	if !ok {
+		return
+	}
 	idx, err := s.currentIndex()
 	if err != nil {
 		done(gldap.ResultOther, err.Error())
@@ -806,7 +827,14 @@ func (s *LDAPServer) handleSearch(w *gldap.ResponseWriter, r *gldap.Request) {
 	} else if m.SizeLimit > 0 && int(m.SizeLimit) < limit {
 		limit, clientLimit = int(m.SizeLimit), true
 	}
+	dropAt := -1
+	if fault.action == faultReset {
+		dropAt = int(fault.cut * float64(limit))
+	}
 	for sent := 0; sent < limit; sent++ {
+		if sent == dropAt {
+			break
+		}
 		e := cur.next()
 		if e == nil {
 			break
@@ -814,6 +842,10 @@ func (s *LDAPServer) handleSearch(w *gldap.ResponseWriter, r *gldap.Request) {
 		if err := s.writeEntry(w, r, e, cur.sel); err != nil {
 			return // the client is gone
 		}
+	}
+	if dropAt >= 0 {
+		_ = w.Write(r.NewSearchResponseEntry(ldapFaultMarker))
+		return
 	}
 	more := cur.peek() != nil
 	switch {

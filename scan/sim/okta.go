@@ -23,6 +23,9 @@ type OktaOptions struct {
 	// headers; 0 means 600. The fake reports the budget but does not refuse
 	// requests when it is spent: injected 429s belong to the fault layer.
 	RateLimit int
+	// OAuth registers service apps that may get "Bearer" tokens from
+	// /oauth2/v1/token with a private-key JWT (okta_oauth.go).
+	OAuth OktaOAuthOptions
 }
 
 // Paging limits of the endpoints the fake serves, as Okta documents them.
@@ -76,7 +79,7 @@ func NewOktaHandler(st *State, opts OktaOptions) http.Handler {
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, http.StatusNotFound, "E0000007", "Not found: Resource not found: "+r.URL.Path+" (Resource)")
 	})
-	return s
+	return withOktaOAuth(s, opts.OAuth)
 }
 
 type oktaMethods map[string]http.HandlerFunc
@@ -127,6 +130,9 @@ func (s *oktaServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *oktaServer) authorized(r *http.Request) bool {
+	if oauthAuthorized(r) {
+		return true
+	}
 	if s.opts.Token == "" {
 		return false
 	}

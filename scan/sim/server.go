@@ -37,6 +37,8 @@ type Servers struct {
 
 	okta, graph *http.Server
 	ldap        *LDAPServer
+
+	oktaFaults, graphFaults, ldapFaults *faultInjector
 }
 
 // ServeOptions choose where the fakes listen.
@@ -48,6 +50,10 @@ type ServeOptions struct {
 	// LDAPDropAfterEntries, when positive, makes the LDAP server close the
 	// connection mid-search after that many entries: a fault for tests.
 	LDAPDropAfterEntries int
+	// Faults are the failures the servers inject (see Faults), each server
+	// drawing from its own random stream seeded from FaultSeed.
+	Faults    []Faults
+	FaultSeed uint64
 }
 
 // Start runs the fake Okta, Graph and LDAP servers over st on loopback, all
@@ -88,15 +94,20 @@ func Start(ctx context.Context, st *State, opts ServeOptions) (*Servers, error) 
 		oktaLn.Close()
 		return nil, fmt.Errorf("graph simulator: %w", err)
 	}
-	s.okta = &http.Server{Handler: NewOktaHandler(st, OktaOptions{Token: s.OktaToken}), ReadHeaderTimeout: 10 * time.Second}
-	s.graph = &http.Server{Handler: NewGraphHandler(st, GraphOptions{Token: s.GraphToken}), ReadHeaderTimeout: 10 * time.Second}
+	if err := s.startFaults(opts); err != nil {
+		oktaLn.Close()
+		graphLn.Close()
+		return nil, err
+	}
+	s.okta = &http.Server{Handler: s.oktaFaults.wrap(NewOktaHandler(st, OktaOptions{Token: s.OktaToken}), oktaErrors{}), ReadHeaderTimeout: 10 * time.Second}
+	s.graph = &http.Server{Handler: s.graphFaults.wrap(NewGraphHandler(st, GraphOptions{Token: s.GraphToken}), graphErrors{}), ReadHeaderTimeout: 10 * time.Second}
 	go s.okta.Serve(oktaLn)
 	go s.graph.Serve(graphLn)
 	s.OktaURL = "https://" + oktaLn.Addr().String()
 	s.GraphURL = "https://" + graphLn.Addr().String() + "/v1.0"
 
 	s.ldap, err = NewLDAPServer(st, LDAPOptions{BindDN: s.LDAPBindDN, Password: s.LDAPPassword, TLSConfig: serverTLS,
-		DropAfterEntries: opts.LDAPDropAfterEntries})
+		DropAfterEntries: opts.LDAPDropAfterEntries, faults: s.ldapFaults})
 	if err == nil {
 		err = s.ldap.Start(net.JoinHostPort(host, fmt.Sprint(opts.LDAPPort)))
 	}

@@ -101,7 +101,7 @@ const (
 // AddConfigFlags registers --config, --allow-insecure-config and one flag
 // per setting on fs.
 func AddConfigFlags(fs *pflag.FlagSet) {
-	fs.String(FlagConfig, "", "YAML config file (see `anchorscan config init`); env "+EnvConfig)
+	fs.String(FlagConfig, "", "YAML config file (see \"anchorscan config init\"); env "+EnvConfig)
 	fs.Bool(FlagAllowInsecureConfig, false, "accept a config or key file that group or others may read; env "+EnvAllowInsecureConfig)
 	for _, s := range Settings {
 		help := s.Help + " (" + s.Key

@@ -87,7 +87,7 @@ in --db; running the same plan again resumes it.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&configPath, "config", "", "config file naming the directories (see `anchorscan sim serve`)")
+	f.StringVar(&configPath, "config", "", "config file naming the directories (see \"anchorscan sim serve\")")
 	f.StringVar(&dbPath, "db", "anchorscan.db", "database file holding the journal")
 	f.BoolVar(&opts.DryRun, "dry-run", false, "check every precondition live and report what would run; write nothing")
 	f.BoolVar(&yes, "yes", false, "do not ask for confirmation")

@@ -23,7 +23,7 @@ import (
 	"github.com/anchorscan/anchorscan/store"
 )
 
-const exampleFixture = "../../../shared/fixtures/example-tenant.json"
+const exampleFixture = "../../testdata/example-tenant.json"
 
 // rig is a simulated tenant, scanned into a fresh database, with a plan
 // generated from the scan and the write adapters pointed at the simulator.

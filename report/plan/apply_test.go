@@ -383,13 +383,14 @@ func TestApplyDryRunWritesNothing(t *testing.T) {
 // Targets changed between plan and apply are exactly the ones skipped, each
 // with expected and found; the rest are applied.
 func TestApplySkipsStaleIdentitiesOnly(t *testing.T) {
-	tenant, err := sim.Generate(sim.GenerateOptions{Users: 400, Seed: 11})
+	tenant, err := sim.Generate(sim.GenerateOptions{Users: 2000, Seed: 11})
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := newRig(t, tenant)
-	// Change the Entra anchor of every fifth identity whose first step is
-	// a Graph step, and the Okta anchor of every fifth with an Okta first step.
+	// Another admin changes 5% of the targets between plan and apply: the
+	// Entra anchor of every twentieth identity whose first step is a Graph
+	// step, the Okta anchor of every twentieth with an Okta first step.
 	changed := map[string]string{}
 	n := 0
 	err = r.servers.State.Update(func(tn *sim.Tenant) error {
@@ -399,7 +400,7 @@ func TestApplySkipsStaleIdentitiesOnly(t *testing.T) {
 				continue
 			}
 			n++
-			if n%3 != 0 {
+			if n%20 != 0 {
 				continue
 			}
 			switch {

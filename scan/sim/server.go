@@ -54,6 +54,9 @@ type ServeOptions struct {
 	// drawing from its own random stream seeded from FaultSeed.
 	Faults    []Faults
 	FaultSeed uint64
+	// OktaOAuth registers OAuth 2.0 service apps with the Okta fake, each
+	// granted its scopes, beside the SSWS token.
+	OktaOAuth OktaOAuthOptions
 }
 
 // Start runs the fake Okta, Graph and LDAP servers over st on loopback, all
@@ -99,7 +102,7 @@ func Start(ctx context.Context, st *State, opts ServeOptions) (*Servers, error) 
 		graphLn.Close()
 		return nil, err
 	}
-	s.okta = &http.Server{Handler: s.oktaFaults.wrap(NewOktaHandler(st, OktaOptions{Token: s.OktaToken}), oktaErrors{}), ReadHeaderTimeout: 10 * time.Second}
+	s.okta = &http.Server{Handler: s.oktaFaults.wrap(NewOktaHandler(st, OktaOptions{Token: s.OktaToken, OAuth: opts.OktaOAuth}), oktaErrors{}), ReadHeaderTimeout: 10 * time.Second}
 	s.graph = &http.Server{Handler: s.graphFaults.wrap(NewGraphHandler(st, GraphOptions{Token: s.GraphToken}), graphErrors{}), ReadHeaderTimeout: 10 * time.Second}
 	go s.okta.Serve(oktaLn)
 	go s.graph.Serve(graphLn)

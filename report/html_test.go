@@ -43,62 +43,9 @@ func htmlDeref[T any](p *T) T {
 // collectors would have stored from it.
 func htmlInput(t testing.TB, tn *sim.Tenant) classify.Input {
 	t.Helper()
-	in := classify.Input{
-		OktaOrgURL: tn.Okta.Org,
-		EntraOrg:   record.EntraOrg{TenantID: tn.Entra.TenantID, InitialDomain: tn.Entra.InitialDomain},
-	}
-	for _, u := range tn.Okta.Users {
-		in.OktaUsers = append(in.OktaUsers, record.OktaUser{ID: u.ID, Status: u.Status, Login: u.Login,
-			Email: u.Email, FirstName: u.FirstName, LastName: u.LastName})
-	}
-	for _, a := range tn.Okta.Apps {
-		app := record.OktaApp{ID: a.ID, Name: a.Name, Label: a.Label, DeactivateUsers: a.DeactivateUsers}
-		if m := a.ImmutableIDMapping; m != nil {
-			app.MappingID = "prm-" + a.ID
-			app.ImmutableIDExpression, app.ImmutableIDPushStatus = m.Expression, m.PushStatus
-		}
-		in.OktaApps = append(in.OktaApps, app)
-	}
-	for _, au := range tn.Okta.AppUsers {
-		in.OktaAppUsers = append(in.OktaAppUsers, record.OktaAppUser{AppID: au.AppID, UserID: au.UserID,
-			ExternalID: htmlDeref(au.ExternalID), UserName: au.UserName, Status: au.Status,
-			ImmutableID: htmlDeref(au.Profile.ImmutableID), Licenses: au.Profile.Licenses, Roles: au.Profile.Roles})
-	}
-	for _, d := range tn.Entra.Domains {
-		in.EntraDomains = append(in.EntraDomains, record.EntraDomain{ID: d.ID, AuthenticationType: d.AuthenticationType,
-			IsVerified: d.IsVerified, IsInitial: d.IsInitial, IssuerURI: d.IssuerURI})
-	}
-	for _, u := range tn.Entra.Users {
-		in.EntraUsers = append(in.EntraUsers, record.EntraUser{ID: u.ID, UserPrincipalName: u.UserPrincipalName,
-			DisplayName: u.DisplayName, Mail: u.Mail, AccountEnabled: u.AccountEnabled, UserType: u.UserType,
-			ImmutableID: htmlDeref(u.OnPremisesImmutableID), SyncEnabled: htmlDeref(u.OnPremisesSyncEnabled),
-			SecurityID: htmlDeref(u.OnPremisesSecurityIdentifier)})
-	}
-	for _, d := range tn.AD.Domains {
-		in.ADDomains = append(in.ADDomains, record.ADDomain{Name: d.Name, BaseDN: d.BaseDN})
-	}
-	for _, u := range tn.AD.Users {
-		g, err := anchor.ParseGUID(u.ObjectGUID)
-		if err != nil {
-			t.Fatalf("AD user %s: objectGUID: %v", u.DistinguishedName, err)
-		}
-		rec := record.ADUser{DistinguishedName: u.DistinguishedName, ObjectGUID: g.Raw(), ObjectSID: u.ObjectSID,
-			UserPrincipalName: u.UserPrincipalName, SAMAccountName: u.SAMAccountName, Mail: u.Mail,
-			UserAccountControl: u.UserAccountControl}
-		if u.MSDSConsistencyGUID != nil {
-			cg, err := anchor.ParseGUID(*u.MSDSConsistencyGUID)
-			if err != nil {
-				t.Fatalf("AD user %s: msDSConsistencyGuid: %v", u.DistinguishedName, err)
-			}
-			raw := cg.Raw()
-			rec.ConsistencyGUID = raw[:]
-		}
-		for _, d := range tn.AD.Domains {
-			if strings.HasSuffix(strings.ToLower(u.DistinguishedName), strings.ToLower(d.BaseDN)) {
-				rec.Domain = d.Name
-			}
-		}
-		in.ADUsers = append(in.ADUsers, rec)
+	in, err := tn.Records()
+	if err != nil {
+		t.Fatal(err)
 	}
 	return in
 }

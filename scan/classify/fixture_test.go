@@ -9,9 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/anchorscan/anchorscan/scan/anchor"
 	"github.com/anchorscan/anchorscan/scan/classify"
-	"github.com/anchorscan/anchorscan/scan/record"
 	"github.com/anchorscan/anchorscan/scan/sim"
 )
 
@@ -32,74 +30,13 @@ func loadTenant(t testing.TB, path string) sim.Tenant {
 	return tenant
 }
 
-func deref[T any](p *T) T {
-	var zero T
-	if p == nil {
-		return zero
-	}
-	return *p
-}
-
 // inputFromTenant converts a fixture into the records the collectors would
 // have produced from the simulated servers.
 func inputFromTenant(t testing.TB, tn sim.Tenant) classify.Input {
 	t.Helper()
-	in := classify.Input{
-		OktaOrgURL: tn.Okta.Org,
-		EntraOrg:   record.EntraOrg{TenantID: tn.Entra.TenantID, InitialDomain: tn.Entra.InitialDomain},
-	}
-	for _, u := range tn.Okta.Users {
-		in.OktaUsers = append(in.OktaUsers, record.OktaUser{ID: u.ID, Status: u.Status, Login: u.Login,
-			Email: u.Email, FirstName: u.FirstName, LastName: u.LastName})
-	}
-	for _, a := range tn.Okta.Apps {
-		app := record.OktaApp{ID: a.ID, Name: a.Name, Label: a.Label, DeactivateUsers: a.DeactivateUsers}
-		if m := a.ImmutableIDMapping; m != nil {
-			app.MappingID = "prm-" + a.ID
-			app.ImmutableIDExpression, app.ImmutableIDPushStatus = m.Expression, m.PushStatus
-		}
-		in.OktaApps = append(in.OktaApps, app)
-	}
-	for _, au := range tn.Okta.AppUsers {
-		in.OktaAppUsers = append(in.OktaAppUsers, record.OktaAppUser{AppID: au.AppID, UserID: au.UserID,
-			ExternalID: deref(au.ExternalID), UserName: au.UserName, Status: au.Status,
-			ImmutableID: deref(au.Profile.ImmutableID), Licenses: au.Profile.Licenses, Roles: au.Profile.Roles})
-	}
-	for _, d := range tn.Entra.Domains {
-		in.EntraDomains = append(in.EntraDomains, record.EntraDomain{ID: d.ID, AuthenticationType: d.AuthenticationType,
-			IsVerified: d.IsVerified, IsInitial: d.IsInitial, IssuerURI: d.IssuerURI})
-	}
-	for _, u := range tn.Entra.Users {
-		in.EntraUsers = append(in.EntraUsers, record.EntraUser{ID: u.ID, UserPrincipalName: u.UserPrincipalName,
-			DisplayName: u.DisplayName, Mail: u.Mail, AccountEnabled: u.AccountEnabled, UserType: u.UserType,
-			ImmutableID: deref(u.OnPremisesImmutableID), SyncEnabled: deref(u.OnPremisesSyncEnabled),
-			SecurityID: deref(u.OnPremisesSecurityIdentifier)})
-	}
-	for _, d := range tn.AD.Domains {
-		in.ADDomains = append(in.ADDomains, record.ADDomain{Name: d.Name, BaseDN: d.BaseDN})
-	}
-	for _, u := range tn.AD.Users {
-		g, err := anchor.ParseGUID(u.ObjectGUID)
-		if err != nil {
-			t.Fatalf("AD user %s: objectGUID: %v", u.DistinguishedName, err)
-		}
-		rec := record.ADUser{DistinguishedName: u.DistinguishedName, ObjectGUID: g.Raw(), ObjectSID: u.ObjectSID,
-			UserPrincipalName: u.UserPrincipalName, SAMAccountName: u.SAMAccountName, Mail: u.Mail,
-			UserAccountControl: u.UserAccountControl}
-		if u.MSDSConsistencyGUID != nil {
-			cg, err := anchor.ParseGUID(*u.MSDSConsistencyGUID)
-			if err != nil {
-				t.Fatalf("AD user %s: msDSConsistencyGuid: %v", u.DistinguishedName, err)
-			}
-			raw := cg.Raw()
-			rec.ConsistencyGUID = raw[:]
-		}
-		for _, d := range tn.AD.Domains {
-			if strings.HasSuffix(strings.ToLower(u.DistinguishedName), strings.ToLower(d.BaseDN)) {
-				rec.Domain = d.Name
-			}
-		}
-		in.ADUsers = append(in.ADUsers, rec)
+	in, err := tn.Records()
+	if err != nil {
+		t.Fatal(err)
 	}
 	return in
 }

@@ -13,7 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/anchorscan/anchorscan/report"
-	"github.com/anchorscan/anchorscan/scan/demo"
+	"github.com/anchorscan/anchorscan/report/plan"
 	"github.com/anchorscan/anchorscan/scan/sim"
 )
 
@@ -42,7 +42,7 @@ func readFindings(t *testing.T, path string) report.FindingsDoc {
 func labelsOf(doc report.FindingsDoc) map[string]string {
 	m := make(map[string]string, len(doc.Identities))
 	for _, f := range doc.Identities {
-		m[demo.LabelKey(f.EntraUserID, f.OktaUserID, f.ADObjectGUID)] = string(f.Scenario)
+		m[plan.IdentityKey(f.EntraUserID, f.OktaUserID, f.ADObjectGUID)] = string(f.Scenario)
 	}
 	return m
 }
@@ -50,7 +50,7 @@ func labelsOf(doc report.FindingsDoc) map[string]string {
 func expectedLabels(exp *sim.Expected) map[string]string {
 	m := make(map[string]string, len(exp.Identities))
 	for _, l := range exp.Identities {
-		m[demo.LabelKey(l.EntraUserID, l.OktaUserID, l.ADObjectGUID)] = l.Scenario
+		m[plan.IdentityKey(l.EntraUserID, l.OktaUserID, l.ADObjectGUID)] = l.Scenario
 	}
 	return m
 }

@@ -63,7 +63,7 @@ const (
 )
 
 // IdentityKey identifies an identity across plan, journal and findings: the
-// ids of the records it holds, as scan/demo's LabelKey builds it.
+// ids of the records it holds; expected labels and findings are matched by it too.
 func IdentityKey(entraUserID, oktaUserID, adObjectGUID string) string {
 	return strings.ToLower(entraUserID) + "|" + oktaUserID + "|" + strings.ToLower(adObjectGUID)
 }

@@ -56,7 +56,7 @@ func checkAfterApply(t *testing.T, res *ApplyResult) {
 	t.Helper()
 	after := map[string]classify.Finding{}
 	for _, f := range res.After.Identities {
-		after[LabelKey(f.EntraUserID, f.OktaUserID, f.ADObjectGUID)] = f
+		after[plan.IdentityKey(f.EntraUserID, f.OktaUserID, f.ADObjectGUID)] = f
 	}
 	initialEntra := map[string]sim.EntraUser{}
 	for _, u := range res.InitialTenant.Entra.Users {
@@ -78,7 +78,7 @@ func checkAfterApply(t *testing.T, res *ApplyResult) {
 	}
 	fixed, ok := 0, 0
 	for _, f := range res.Before.Identities {
-		key := LabelKey(f.EntraUserID, f.OktaUserID, f.ADObjectGUID)
+		key := plan.IdentityKey(f.EntraUserID, f.OktaUserID, f.ADObjectGUID)
 		a, found := after[key]
 		switch {
 		case fixable[f.Scenario]:

@@ -17,11 +17,12 @@ func (db *DB) SaveFindings(ctx context.Context, id SnapshotID, res classify.Resu
 				return err
 			}
 		}
+		details, stop := marshalAhead(res.Identities)
+		defer stop()
 		err := insert(ctx, tx, len(res.Identities), "findings", 11, func(i int) []any {
 			f := &res.Identities[i]
-			detail, _ := json.Marshal(f) // Finding holds only strings, bools, ints and slices of them
 			return []any{id, i, string(f.Scenario), string(f.Severity), f.UPN, f.EntraUserID, f.OktaUserID, f.ADObjectGUID,
-				f.EntraAnchor, f.OktaAnchor, string(detail)}
+				f.EntraAnchor, f.OktaAnchor, <-details}
 		})
 		if err != nil {
 			return fmt.Errorf("findings: %w", err)
@@ -35,6 +36,27 @@ func (db *DB) SaveFindings(ctx context.Context, id SnapshotID, res classify.Resu
 		return fmt.Errorf("save findings of snapshot %d: %w", id, err)
 	}
 	return nil
+}
+
+// marshalAhead encodes each finding's detail on its own goroutine, in order,
+// a few hundred ahead of the inserts: encoding and SQLite then share the
+// work between two cores instead of taking turns on one. stop ends the
+// encoder when the inserts give up early.
+func marshalAhead(fs []classify.Finding) (details <-chan string, stop func()) {
+	out := make(chan string, 512)
+	done := make(chan struct{})
+	go func() {
+		defer close(out)
+		for i := range fs {
+			detail, _ := json.Marshal(&fs[i]) // Finding holds only strings, bools, ints and slices of them
+			select {
+			case out <- string(detail):
+			case <-done:
+				return
+			}
+		}
+	}()
+	return out, func() { close(done) }
 }
 
 // Findings reads the findings of a snapshot in the order they were saved.

@@ -174,9 +174,13 @@ func orderBy(columns string, keys int) string {
 // fails when a record appears twice: a source that delivered a page twice
 // must not pass for a complete one.
 func (db *DB) ContentHash(ctx context.Context, id SnapshotID) (string, error) {
+	q, err := db.reader(ctx)
+	if err != nil {
+		return "", err
+	}
 	h := sha256.New()
 	for _, t := range recordTables {
-		if err := hashTable(ctx, db.sql, h, id, t.name, t.columns, t.keys); err != nil {
+		if err := hashTable(ctx, q, h, id, t.name, t.columns, t.keys); err != nil {
 			return "", fmt.Errorf("hash %s: %w", t.name, err)
 		}
 	}
@@ -185,10 +189,14 @@ func (db *DB) ContentHash(ctx context.Context, id SnapshotID) (string, error) {
 
 // TableHashes is ContentHash per table, to tell which table two snapshots differ in.
 func (db *DB) TableHashes(ctx context.Context, id SnapshotID) (map[string]string, error) {
+	q, err := db.reader(ctx)
+	if err != nil {
+		return nil, err
+	}
 	out := make(map[string]string, len(recordTables))
 	for _, t := range recordTables {
 		h := sha256.New()
-		if err := hashTable(ctx, db.sql, h, id, t.name, t.columns, t.keys); err != nil {
+		if err := hashTable(ctx, q, h, id, t.name, t.columns, t.keys); err != nil {
 			return nil, fmt.Errorf("hash %s: %w", t.name, err)
 		}
 		out[t.name] = hex.EncodeToString(h.Sum(nil))

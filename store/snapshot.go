@@ -62,6 +62,12 @@ func (db *DB) FinishSnapshot(ctx context.Context, id SnapshotID, runs []record.S
 	if err != nil {
 		return err
 	}
+	return db.FinishSnapshotHashed(ctx, id, runs, ended, hash)
+}
+
+// FinishSnapshotHashed is FinishSnapshot with the content hash computed
+// beforehand (ContentHash), so that a caller can hash while it does other work.
+func (db *DB) FinishSnapshotHashed(ctx context.Context, id SnapshotID, runs []record.SourceRun, ended time.Time, hash string) error {
 	status := "complete"
 	for _, r := range runs {
 		if r.Status != record.StatusComplete {

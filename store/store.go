@@ -16,6 +16,12 @@ import (
 type DB struct {
 	sql      *sql.DB
 	readOnly bool
+	path     string
+	// readers is a read-only pool beside the single writer connection, so
+	// that a long read (the content hash) runs while findings are written.
+	readersOnce sync.Once
+	readers     *sql.DB
+	readersErr  error
 	// writeMu serialises writers: SQLite has one writer at a time, and three
 	// collectors write concurrently; queueing here beats busy-retrying.
 	writeMu sync.Mutex
@@ -88,12 +94,32 @@ func open(ctx context.Context, path string, readOnly bool) (*DB, error) {
 		sqlDB.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
-	return &DB{sql: sqlDB, readOnly: readOnly}, nil
+	return &DB{sql: sqlDB, readOnly: readOnly, path: path}, nil
 }
 
 // Close closes the database.
 func (db *DB) Close() error {
+	if db.readers != nil {
+		db.readers.Close()
+	}
 	return db.sql.Close()
+}
+
+// reader is the pool for reads that should not queue behind the writer
+// connection. A read-only database reads through its own pool.
+func (db *DB) reader(ctx context.Context) (*sql.DB, error) {
+	if db.readOnly {
+		return db.sql, nil
+	}
+	db.readersOnce.Do(func() {
+		r, err := open(ctx, db.path, true)
+		if err != nil {
+			db.readersErr = err
+			return
+		}
+		db.readers = r.sql
+	})
+	return db.readers, db.readersErr
 }
 
 func (db *DB) schemaVersion(ctx context.Context) (int, error) {

@@ -36,8 +36,22 @@ type Resumer interface {
 	CollectFrom(ctx context.Context, sink record.Sink, from map[string]record.Checkpoint) (record.Stats, error)
 }
 
+// Incremental is a Source that can read only what changed since an earlier
+// read, from the Sync that read reported (record.Stats.Sync). It writes
+// changed records whole and removed ones as Batch.Removed, and reports the
+// Sync the next read starts from. When the feed cannot continue it returns
+// record.ErrResync before writing anything.
+type Incremental interface {
+	Source
+	CollectChanges(ctx context.Context, sink record.Sink, since map[string]string) (record.Stats, error)
+}
+
 // Options tune a scan.
 type Options struct {
+	// Incremental builds the new snapshot from the newest complete one plus
+	// what each source's change feed reports since it; sources that cannot
+	// read changes, or whose feed cannot continue, are read whole.
+	Incremental bool
 	// Resume continues the newest snapshot when it is unfinished or partial
 	// (store.ResumableSnapshot) instead of starting a new one: a source
 	// that completed is kept as it is, a Resumer continues from its
@@ -88,6 +102,12 @@ func Run(ctx context.Context, db *store.DB, sources []Source, opts Options) (*Re
 	var id store.SnapshotID
 	var prev map[record.Source]record.SourceRun
 	var err error
+	if opts.Incremental && opts.Resume {
+		return nil, errors.New("scan: --incremental and --resume do not go together: resume the unfinished scan first")
+	}
+	if opts.Incremental {
+		return runIncremental(ctx, db, sources, opts, now, log)
+	}
 	if opts.Resume {
 		id, prev, err = reopen(ctx, db)
 	} else {
@@ -133,6 +153,14 @@ func Run(ctx context.Context, db *store.DB, sources []Source, opts Options) (*Re
 		}
 	}
 
+	return finish(ctx, db, id, runs, tee, opts, now)
+}
+
+// finish records how the sources ended and the content hash, and classifies
+// the snapshot: from the records tee kept when it is set, else from the
+// database.
+func finish(ctx context.Context, db *store.DB, id store.SnapshotID, runs []record.SourceRun, tee *inputTee,
+	opts Options, now func() time.Time) (*Result, error) {
 	// The outcome is recorded even when the scan was interrupted, so that an
 	// interrupted snapshot is marked partial rather than left looking fine.
 	finishCtx := context.WithoutCancel(ctx)
@@ -221,6 +249,15 @@ func resume(ctx context.Context, db *store.DB, id store.SnapshotID, src Source, 
 		log.Info("source already complete, not read again", "source", name, "snapshot", id)
 		return before, nil
 	}
+	if seen && before.Incremental {
+		// Changes applied over copied records have no list positions to
+		// continue from: the source is read whole.
+		log.Info("incremental read did not finish; reading the source whole", "source", name, "snapshot", id)
+		if err := db.ResetSource(ctx, id, name); err != nil {
+			return record.SourceRun{}, err
+		}
+		return collect(ctx, db.SourceSink(id, name), src, nil, false, onPage, now, log), nil
+	}
 	sink := db.SourceSink(id, name)
 	var run record.SourceRun
 	if _, ok := src.(Resumer); ok {
@@ -263,7 +300,14 @@ func collect(ctx context.Context, sink record.Sink, src Source, from map[string]
 	} else {
 		stats, err = src.Collect(ctx, cs)
 	}
+	return endRun(run, stats, err, cs.records.Load() > 0 || stored, now, log)
+}
+
+// endRun fills in how a source's collection ended. stored says records of
+// the source are in the snapshot, so that a failure is partial, not failed.
+func endRun(run record.SourceRun, stats record.Stats, err error, stored bool, now func() time.Time, log *slog.Logger) record.SourceRun {
 	run.Ended = now()
+	run.Sync = stats.Sync
 	run.Requests = stats.Requests
 	run.Retries = stats.Retries
 	run.Counts = maps.Clone(stats.Counts)
@@ -273,7 +317,7 @@ func collect(ctx context.Context, sink record.Sink, src Source, from map[string]
 	switch {
 	case err == nil:
 		run.Status = record.StatusComplete
-	case cs.records.Load() > 0 || stored:
+	case stored:
 		run.Status = record.StatusPartial
 		run.Errors = []string{err.Error()}
 	default:
@@ -283,7 +327,7 @@ func collect(ctx context.Context, sink record.Sink, src Source, from map[string]
 	if err != nil {
 		log.Error("source did not finish", "source", run.Source, "status", run.Status, "err", err)
 	} else {
-		log.Info("collected", "source", run.Source, "records", cs.records.Load(), "requests", run.Requests, "retries", run.Retries,
+		log.Info("collected", "source", run.Source, "incremental", run.Incremental, "requests", run.Requests, "retries", run.Retries,
 			"duration", run.Ended.Sub(run.Started).Round(time.Millisecond))
 	}
 	return run

@@ -187,4 +187,10 @@ CREATE TABLE scan_checkpoints (
 	PRIMARY KEY (snapshot_id, source, list)
 ) WITHOUT ROWID;
 `,
+	// 4: incremental scans: where each source's change feed continues, and
+	// whether a run read changes only.
+	`
+ALTER TABLE source_runs ADD COLUMN sync_state TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE source_runs ADD COLUMN incremental INTEGER NOT NULL DEFAULT 0;
+`,
 }

@@ -88,11 +88,20 @@ func (db *DB) FinishSnapshotHashed(ctx context.Context, id SnapshotID, runs []re
 			if err != nil {
 				return err
 			}
+			syncState := r.Sync
+			if syncState == nil {
+				syncState = map[string]string{}
+			}
+			syncJSON, err := json.Marshal(syncState)
+			if err != nil {
+				return err
+			}
 			if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO source_runs
-				(snapshot_id, source, status, requests, counts, started_at, ended_at, errors)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+				(snapshot_id, source, status, requests, counts, started_at, ended_at, errors, sync_state, incremental)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 				id, string(r.Source), string(r.Status), r.Requests, string(counts),
-				r.Started.UTC().Format(timeFormat), r.Ended.UTC().Format(timeFormat), string(errJSON)); err != nil {
+				r.Started.UTC().Format(timeFormat), r.Ended.UTC().Format(timeFormat), string(errJSON),
+				string(syncJSON), r.Incremental); err != nil {
 				return fmt.Errorf("record source %s: %w", r.Source, err)
 			}
 		}
@@ -154,7 +163,7 @@ func (db *DB) Snapshot(ctx context.Context, id SnapshotID) (*Snapshot, error) {
 	if domains != "" {
 		s.ADDomains = strings.Split(domains, ",")
 	}
-	rows, err := db.sql.QueryContext(ctx, `SELECT source, status, requests, counts, started_at, ended_at, errors
+	rows, err := db.sql.QueryContext(ctx, `SELECT source, status, requests, counts, started_at, ended_at, errors, sync_state, incremental
 		FROM source_runs WHERE snapshot_id = ? ORDER BY source`, id)
 	if err != nil {
 		return nil, fmt.Errorf("read sources of snapshot %d: %w", id, err)
@@ -162,9 +171,15 @@ func (db *DB) Snapshot(ctx context.Context, id SnapshotID) (*Snapshot, error) {
 	defer rows.Close()
 	for rows.Next() {
 		var r record.SourceRun
-		var src, status, counts, st, en, errs string
-		if err := rows.Scan(&src, &status, &r.Requests, &counts, &st, &en, &errs); err != nil {
+		var src, status, counts, st, en, errs, syncState string
+		if err := rows.Scan(&src, &status, &r.Requests, &counts, &st, &en, &errs, &syncState, &r.Incremental); err != nil {
 			return nil, err
+		}
+		if err := json.Unmarshal([]byte(syncState), &r.Sync); err != nil {
+			return nil, fmt.Errorf("snapshot %d source %s: sync state: %w", id, src, err)
+		}
+		if len(r.Sync) == 0 {
+			r.Sync = nil
 		}
 		r.Source, r.Status = record.Source(src), record.Status(status)
 		if err := json.Unmarshal([]byte(counts), &r.Counts); err != nil {

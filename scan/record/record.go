@@ -4,6 +4,7 @@
 package record
 
 import (
+	"errors"
 	"context"
 	"time"
 )
@@ -131,6 +132,36 @@ type Batch struct {
 	// page's records, so an interrupted scan resumes after the last page
 	// stored, never before it (duplicates) nor after it (a gap).
 	Checkpoint *Checkpoint
+	// Removed lists records a change feed reported gone; only an
+	// incremental read (scan.Incremental) sets it.
+	Removed *Removals
+}
+
+// ErrResync is returned by an incremental read, before it writes anything,
+// when its change feed cannot continue from the state it was given (an
+// expired delta token, another domain controller): the source must be read
+// whole.
+var ErrResync = errors.New("the change feed cannot continue from the last scan")
+
+// Removals are records a source's change feed says no longer exist.
+type Removals struct {
+	OktaUsers    []string     // Okta user ids
+	OktaAppUsers []AppUserKey // assignments removed
+	EntraUsers   []string     // Entra object ids
+	ADUsers      [][16]byte   // objectGUIDs of deleted AD objects
+}
+
+// AppUserKey names an Okta app user: the app instance and the Okta user.
+type AppUserKey struct {
+	AppID, UserID string
+}
+
+// Len is the number of removed records.
+func (r *Removals) Len() int {
+	if r == nil {
+		return 0
+	}
+	return len(r.OktaUsers) + len(r.OktaAppUsers) + len(r.EntraUsers) + len(r.ADUsers)
 }
 
 // Checkpoint is the committed position in one list a source reads.
@@ -174,6 +205,10 @@ type Stats struct {
 	// Retries is how many requests were sent again after a transient
 	// failure (throttling, a server error, a reset connection).
 	Retries int
+	// Sync is where an incremental read of this source can start next
+	// time (a delta link, a time, a USN); nil when the source cannot read
+	// changes. It names no secret.
+	Sync map[string]string
 }
 
 // SourceRun is the outcome of collecting one source, as the snapshot records it.
@@ -186,4 +221,9 @@ type SourceRun struct {
 	Started  time.Time
 	Ended    time.Time
 	Errors   []string
+	// Sync is the source's Stats.Sync: where the next incremental scan starts.
+	Sync map[string]string
+	// Incremental says the run read only changes on top of an earlier
+	// snapshot's records.
+	Incremental bool
 }

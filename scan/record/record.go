@@ -4,8 +4,8 @@
 package record
 
 import (
-	"errors"
 	"context"
+	"errors"
 	"time"
 )
 

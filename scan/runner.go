@@ -267,6 +267,12 @@ func resume(ctx context.Context, db *store.DB, id store.SnapshotID, src Source, 
 		}
 		log.Info("resuming", "source", name, "snapshot", id, "lists", len(from))
 		run = collect(ctx, sink, src, from, len(from) > 0, onPage, now, log)
+		if len(from) > 0 {
+			// A change position taken now would miss what changed, before
+			// now, in the lists the interrupted run had read: the next
+			// incremental scan reads this source whole.
+			run.Sync = nil
+		}
 		if seen {
 			// The records stored before stand: the run covers both attempts.
 			run.Started = before.Started

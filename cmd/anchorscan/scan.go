@@ -12,7 +12,7 @@ import (
 func scanCmd(e *env) *cobra.Command {
 	var dbPath string
 	var sources []string
-	var resume bool
+	var resume, incremental bool
 	cmd := &cobra.Command{
 		Use:   "scan",
 		Short: "Snapshot the configured sources into the database and classify every identity",
@@ -38,6 +38,7 @@ func scanCmd(e *env) *cobra.Command {
 			p := newProgress(e.stderr)
 			res, err := scan.Run(cmd.Context(), db, srcs, scan.Options{
 				Resume:      resume,
+				Incremental: incremental,
 				ToolVersion: toolVersion(), OktaOrg: org, OnPage: p.page, Logger: e.log,
 			})
 			p.done()
@@ -58,6 +59,7 @@ func scanCmd(e *env) *cobra.Command {
 	scan.AddConfigFlags(f)
 	f.StringVar(&dbPath, "db", "anchorscan.db", "database file")
 	f.BoolVar(&resume, "resume", false, "continue the newest snapshot if it is unfinished or partial, from its last stored page, instead of starting a new one")
+	f.BoolVar(&incremental, "incremental", false, "build the new snapshot from the newest complete one plus what changed since (Graph delta, Okta lastUpdated and System Log, AD uSNChanged); a source that cannot is read whole")
 	f.StringSliceVar(&sources, "sources", nil, "sources to scan: okta,entra,ad (default: every configured one)")
 	return cmd
 }

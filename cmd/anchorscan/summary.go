@@ -21,13 +21,17 @@ var scenarioOrder = []classify.Scenario{
 // printSummary writes the sources' outcome and the count per scenario.
 func printSummary(w io.Writer, res *scan.Result) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SOURCE\tSTATUS\tREQUESTS\tDURATION\tERROR")
+	fmt.Fprintln(tw, "SOURCE\tSTATUS\tREAD\tREQUESTS\tDURATION\tERROR")
 	for _, s := range res.Sources {
 		msg := ""
 		if len(s.Errors) > 0 {
 			msg = s.Errors[0]
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", s.Source, s.Status, s.Requests, s.Ended.Sub(s.Started).Round(time.Millisecond), msg)
+		read := "whole"
+		if s.Incremental {
+			read = "changes"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", s.Source, s.Status, read, s.Requests, s.Ended.Sub(s.Started).Round(time.Millisecond), msg)
 	}
 	tw.Flush()
 	fmt.Fprintln(w)

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/okta/okta-sdk-golang/v5/okta"
 	"golang.org/x/sync/errgroup"
@@ -36,8 +37,10 @@ type run struct {
 	c        *Collector
 	sink     record.Sink
 	from     map[string]record.Checkpoint
-	mu       sync.Mutex // guards counts: lists are read concurrently
+	mu       sync.Mutex // guards counts and serverStart: lists are read concurrently
 	counts   map[string]int
+	// serverStart is the earliest Date header of the run's responses.
+	serverStart time.Time
 	requests *requestCounters
 	retries  atomic.Int64
 }
@@ -74,12 +77,18 @@ func (c *Collector) CollectFrom(ctx context.Context, sink record.Sink, from map[
 	ctx, requests := withRequestCounter(ctx)
 	r := &run{c: c, sink: sink, from: from, counts: map[string]int{CountUsers: 0, CountApps: 0, CountAppUsers: 0}, requests: requests}
 	err := r.collect(ctx)
+	var sync map[string]string
+	// Changes are read from the start of a read that covered every list;
+	// a continued one started before its first part, which is not known.
+	if err == nil && len(from) == 0 {
+		sync = r.sync()
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	// A 429 the SDK retried is a retry too; the collector's own retries of
 	// 429s it gave up on are counted once, as 429 responses.
 	return record.Stats{Requests: int(requests.requests.Load()), Counts: r.counts,
-		Retries: int(r.retries.Load() + requests.throttled.Load())}, err
+		Retries: int(r.retries.Load() + requests.throttled.Load()), Sync: sync}, err
 }
 
 // start is where list begins in this run: its cursor, and whether it was

@@ -21,6 +21,10 @@ import (
 // ErrAuthentication marks a 401: the org refused the API token.
 var ErrAuthentication = errors.New("authentication failed")
 
+// errNotFound marks a 404: the object is gone, which an incremental read
+// expects of an assignment removed after the event it followed.
+var errNotFound = errors.New("not found")
+
 // checkResponse turns the result of one SDK call into an error that names the
 // endpoint and what was wrong, or nil when the call succeeded with a body.
 // The SDK flattens transport errors into strings and decodes an empty 200
@@ -42,6 +46,8 @@ func checkResponse(ctx context.Context, endpoint string, resp *okta.APIResponse,
 		return fmt.Errorf("okta: %s: %w: the org refused the API token (HTTP 401%s)", endpoint, ErrAuthentication, oktaErrorDetail(err))
 	case status == http.StatusForbidden:
 		return fmt.Errorf("okta: %s: permission denied: the API token's admin lacks read access (HTTP 403%s)", endpoint, oktaErrorDetail(err))
+	case status == http.StatusNotFound:
+		return fmt.Errorf("okta: %s: %w (HTTP 404%s)", endpoint, errNotFound, oktaErrorDetail(err))
 	case status >= 300:
 		return fmt.Errorf("okta: %s: HTTP %d%s", endpoint, status, oktaErrorDetail(err))
 	case err != nil:

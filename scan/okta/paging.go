@@ -67,6 +67,9 @@ func fetch[T any](ctx context.Context, r *run, endpoint string, call func(ctx co
 		out, resp = v, rs
 		return nil
 	})
+	if err == nil {
+		r.noteDate(resp)
+	}
 	r.retries.Add(int64(retries))
 	return out, resp, err
 }

@@ -34,15 +34,15 @@ const (
 // run is one Collect call: its sink, where each list starts, and running
 // totals.
 type run struct {
-	c        *Collector
-	sink     record.Sink
-	from     map[string]record.Checkpoint
-	mu       sync.Mutex // guards counts and serverStart: lists are read concurrently
-	counts   map[string]int
+	c      *Collector
+	sink   record.Sink
+	from   map[string]record.Checkpoint
+	mu     sync.Mutex // guards counts and serverStart: lists are read concurrently
+	counts map[string]int
 	// serverStart is the earliest Date header of the run's responses.
 	serverStart time.Time
-	requests *requestCounters
-	retries  atomic.Int64
+	requests    *requestCounters
+	retries     atomic.Int64
 }
 
 // Names of the lists the collector checkpoints (record.Checkpoint.List).

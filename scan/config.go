@@ -39,6 +39,9 @@ type OktaConfig struct {
 	// Issuer is the issuer federated domains must name, when not Okta's
 	// default http://www.okta.com/<id>.
 	Issuer string `yaml:"issuer,omitempty"`
+	// UserPartitions is how many creation-time searches read the users
+	// list in parallel, as text ("4"); "1" reads it as one list.
+	UserPartitions string `yaml:"userPartitions,omitempty"`
 }
 
 // EntraConfig reaches Microsoft Graph for one tenant.

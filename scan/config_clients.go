@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -242,6 +243,13 @@ func (o *OktaConfig) ClientConfig() (okta.Config, error) {
 		return okta.Config{}, fmt.Errorf("okta: %w", err)
 	}
 	cc := okta.Config{OrgURL: o.OrgURL, HTTPClient: hc}
+	if o.UserPartitions != "" {
+		n, err := strconv.Atoi(o.UserPartitions)
+		if err != nil || n < 1 || n > 16 {
+			return okta.Config{}, fmt.Errorf("okta.userPartitions %q: want a whole number from 1 to 16", o.UserPartitions)
+		}
+		cc.UserPartitions = n
+	}
 	if o.Auth == OktaAuthPrivateKey {
 		cc.OAuth = &okta.OAuthConfig{ClientID: o.ClientID, PrivateKey: o.PrivateKey, PrivateKeyID: o.PrivateKeyID, Scopes: o.Scopes}
 	} else {

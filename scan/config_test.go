@@ -239,7 +239,7 @@ func TestSettingsTableIsConsistent(t *testing.T) {
 // WriteConfig's output is read back to the same configuration.
 func TestWriteConfigRoundTrip(t *testing.T) {
 	want := &Config{
-		Okta:  &OktaConfig{OrgURL: "https://o.example", Auth: OktaAuthSSWS, Token: "t", Scopes: strings.Split(DefaultOktaScopes, ",")},
+		Okta:  &OktaConfig{OrgURL: "https://o.example", Auth: OktaAuthSSWS, Token: "t", Scopes: strings.Split(DefaultOktaScopes, ","), UserPartitions: "4"},
 		Entra: &EntraConfig{TenantID: "tid", GraphURL: "https://graph.example/v1.0", Auth: EntraAuthStatic, Token: "g"},
 		AD:    &ADConfig{URL: "ldaps://dc:636", Auth: ADAuthSimple, BindDN: "CN=r", Password: "p", BaseDNs: []string{"DC=a"}, Krb5Conf: "/etc/krb5.conf"},
 	}

@@ -23,7 +23,10 @@ const (
 	maxUsersPageSize        = 200
 	maxAppUsersPageSize     = 500
 	appsPageSize            = 200
-	mappingsPageSize        = 200
+	// maxUserPartitions bounds the parallel searches: each holds a
+	// connection and draws on the same per-org rate limit.
+	maxUserPartitions = 16
+	mappingsPageSize  = 200
 )
 
 // Retry budget for 429s. The SDK retries a 429 only when both are set; it
@@ -51,6 +54,9 @@ type Config struct {
 	UsersPageSize int
 	// AppUsersPageSize is the limit of each app users page: 1..500, 0 means 500.
 	AppUsersPageSize int
+	// UserPartitions is how many searches over creation-time ranges read
+	// the users list in parallel; 0 or 1 reads it as one list.
+	UserPartitions int
 	// Retry bounds the re-issuing of a request that failed transiently
 	// (5xx, reset connection, truncated body, no answer in time, a 429 the
 	// SDK's own retries did not absorb); the zero value means the defaults.
@@ -66,6 +72,7 @@ type Collector struct {
 	api              *okta.APIClient
 	usersPageSize    int32
 	appUsersPageSize int32
+	userPartitions   int
 	retry            retry.Policy
 }
 
@@ -81,6 +88,9 @@ func New(cfg Config) (*Collector, error) {
 	auth, err := authSetters(cfg)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.UserPartitions < 0 || cfg.UserPartitions > maxUserPartitions {
+		return nil, fmt.Errorf("okta: UserPartitions %d is out of range 0..%d", cfg.UserPartitions, maxUserPartitions)
 	}
 	users, err := pageSize("UsersPageSize", cfg.UsersPageSize, DefaultUsersPageSize, maxUsersPageSize)
 	if err != nil {
@@ -128,6 +138,7 @@ func New(cfg Config) (*Collector, error) {
 		api:              okta.NewAPIClient(conf),
 		usersPageSize:    users,
 		appUsersPageSize: appUsers,
+		userPartitions:   cfg.UserPartitions,
 		retry:            cfg.Retry,
 	}, nil
 }

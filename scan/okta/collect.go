@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -144,10 +145,29 @@ func (r *run) users(ctx context.Context) error {
 	if done {
 		return nil
 	}
+	if plan, ok := strings.CutPrefix(after, partitionPlanPrefix); ok {
+		return r.partitionedUsers(ctx, plan)
+	}
+	if after == "" && r.c.userPartitions > 1 {
+		return r.partitionedUsers(ctx, "")
+	}
+	return r.userList(ctx, listUsers, "", after)
+}
+
+// userList reads one users list, all of it (search "") or one search
+// partition, from cursor after, each page committed with its checkpoint.
+func (r *run) userList(ctx context.Context, list, search, after string) error {
+	path := "/api/v1/users"
+	if search != "" {
+		path += "?search=" + search
+	}
 	for page := 1; ; page++ {
-		endpoint := pageEndpoint("/api/v1/users", page, after)
+		endpoint := pageEndpoint(path, page, after)
 		users, resp, err := fetch(ctx, r, endpoint, func(ctx context.Context) ([]okta.User, *okta.APIResponse, error) {
 			req := r.c.api.UserAPI.ListUsers(ctx).Limit(r.c.usersPageSize)
+			if search != "" {
+				req = req.Search(search)
+			}
 			if after != "" {
 				req = req.After(after)
 			}
@@ -167,7 +187,7 @@ func (r *run) users(ctx context.Context) error {
 		if after, err = nextCursor(resp); err != nil {
 			return fmt.Errorf("okta: %s: %w", endpoint, err)
 		}
-		b.Checkpoint = &record.Checkpoint{List: listUsers, Cursor: after}
+		b.Checkpoint = &record.Checkpoint{List: list, Cursor: after}
 		if err := r.write(ctx, "users", page, b); err != nil {
 			return err
 		}

@@ -50,6 +50,10 @@ func NewGraphHandler(st *State, opts GraphOptions) http.Handler {
 	g.mux.HandleFunc("GET /v1.0/domains/{id}/federationConfiguration", g.listFederationConfiguration)
 	g.mux.HandleFunc("GET /v1.0/users", g.listUsers)
 	g.mux.HandleFunc("GET /v1.0/users/{id}", g.getUser)
+	// The delta function, by its short name and as the SDKs spell it.
+	g.mux.HandleFunc("GET /v1.0/users/delta", g.listUsersDelta)
+	g.mux.HandleFunc("GET /v1.0/users/delta()", g.listUsersDelta)
+	g.mux.HandleFunc("GET /v1.0/users/microsoft.graph.delta()", g.listUsersDelta)
 	// Writes (PATCH /v1.0/users/{id}, POST /v1.0/$batch) register here; a
 	// $batch step is dispatched through g.mux so it sees the same routes.
 	g.mux.HandleFunc("PATCH /v1.0/users/{id}", g.patchUser)

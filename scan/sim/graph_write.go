@@ -145,8 +145,9 @@ func decodeGraphUserPatch(body []byte) (*graphUserPatch, *graphRefusal) {
 }
 
 // applyGraphUserPatch checks p against Entra's rules and applies it to the
-// user named key, all or nothing. Called under st.Update.
-func applyGraphUserPatch(t *Tenant, key string, p *graphUserPatch) *graphRefusal {
+// user named key, all or nothing, and returns the user's id. Called under
+// st.update.
+func applyGraphUserPatch(t *Tenant, key string, p *graphUserPatch) (string, *graphRefusal) {
 	users := t.Entra.Users
 	target := -1
 	for i := range users {
@@ -156,23 +157,23 @@ func applyGraphUserPatch(t *Tenant, key string, p *graphUserPatch) *graphRefusal
 		}
 	}
 	if target < 0 {
-		return &graphRefusal{status: http.StatusNotFound, code: "Request_ResourceNotFound",
+		return "", &graphRefusal{status: http.StatusNotFound, code: "Request_ResourceNotFound",
 			message: fmt.Sprintf("Resource '%s' does not exist or one of its queried reference-property objects are not present.", key)}
 	}
 	u := &users[target]
 	if u.OnPremisesSyncEnabled != nil && *u.OnPremisesSyncEnabled {
-		return badRequest(graphMsgSyncMastered)
+		return "", badRequest(graphMsgSyncMastered)
 	}
 	if p.setAnchor && !sameAnchor(u.OnPremisesImmutableID, p.anchor) {
 		// Checked against the UPN before this PATCH: parking must be its own
 		// PATCH, while setting the anchor and restoring the UPN may share one.
 		if graphDomainFederated(t.Entra, upnDomain(u.UserPrincipalName)) {
-			return badRequest(graphMsgFederatedAnchor)
+			return "", badRequest(graphMsgFederatedAnchor)
 		}
 		if p.anchor != nil {
 			for i := range users {
 				if i != target && users[i].OnPremisesImmutableID != nil && *users[i].OnPremisesImmutableID == *p.anchor {
-					return badRequest(graphMsgAnchorTaken)
+					return "", badRequest(graphMsgAnchorTaken)
 				}
 			}
 		}
@@ -180,14 +181,14 @@ func applyGraphUserPatch(t *Tenant, key string, p *graphUserPatch) *graphRefusal
 	if p.upn != nil && !strings.EqualFold(*p.upn, u.UserPrincipalName) {
 		local, domain, ok := strings.Cut(*p.upn, "@")
 		if !ok || local == "" || strings.Contains(domain, "@") {
-			return badRequest("Invalid value specified for property 'userPrincipalName' of resource 'User'.")
+			return "", badRequest("Invalid value specified for property 'userPrincipalName' of resource 'User'.")
 		}
 		if d, found := findGraphDomain(t.Entra, domain); !found || !d.IsVerified {
-			return badRequest(graphMsgUPNDomain)
+			return "", badRequest(graphMsgUPNDomain)
 		}
 		for i := range users {
 			if i != target && strings.EqualFold(users[i].UserPrincipalName, *p.upn) {
-				return badRequest(graphMsgUPNTaken)
+				return "", badRequest(graphMsgUPNTaken)
 			}
 		}
 	}
@@ -211,7 +212,7 @@ func applyGraphUserPatch(t *Tenant, key string, p *graphUserPatch) *graphRefusal
 	if p.mail != nil {
 		u.Mail = *p.mail
 	}
-	return nil
+	return u.ID, nil
 }
 
 func sameAnchor(current, next *string) bool {
@@ -263,10 +264,12 @@ func (g *graphServer) patchUser(w http.ResponseWriter, r *http.Request) {
 	}
 	p, refusal := decodeGraphUserPatch(body)
 	if refusal == nil {
-		err = g.st.Update(func(t *Tenant) error {
-			if rf := applyGraphUserPatch(t, r.PathValue("id"), p); rf != nil {
+		err = g.st.update(func(t *Tenant, rec *changeRecorder) error {
+			id, rf := applyGraphUserPatch(t, r.PathValue("id"), p)
+			if rf != nil {
 				return rf
 			}
+			rec.entraUser(id)
 			return nil
 		})
 		if err != nil && !errors.As(err, &refusal) {

@@ -46,7 +46,7 @@ type ImportedUser struct {
 // have exactly one office365 app.
 func (s *State) ImportO365() (ImportResult, error) {
 	res := ImportResult{Imported: []ImportedUser{}, Unmatched: []string{}}
-	err := s.Update(func(t *Tenant) error {
+	err := s.update(func(t *Tenant, rec *changeRecorder) error {
 		var app *OktaApp
 		for i := range t.Okta.Apps {
 			if t.Okta.Apps[i].Name != "office365" {
@@ -103,6 +103,7 @@ func (s *State) ImportO365() (ImportResult, error) {
 				Profile: AppUserProfile{ImmutableID: anchor, Licenses: []string{}, Roles: []string{}},
 			})
 			assignedUser[oktaID] = true
+			rec.appUser(oktaEventAppUserAdd, app, &t.Okta.AppUsers[len(t.Okta.AppUsers)-1], &t.Okta.Users[findOktaUserIndex(t, oktaID)])
 			res.Imported = append(res.Imported, ImportedUser{
 				OktaUserID: oktaID, EntraUserID: eu.ID, UserPrincipalName: eu.UserPrincipalName, ImmutableID: anchor,
 			})

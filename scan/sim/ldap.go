@@ -606,7 +606,7 @@ func (s *LDAPServer) handleModify(w *gldap.ResponseWriter, r *gldap.Request) {
 		changes = append(changes, ch)
 	}
 	target := normalizeDN(m.DN)
-	err = s.st.Update(func(t *Tenant) error {
+	err = s.st.update(func(t *Tenant, rec *changeRecorder) error {
 		u := findADUser(&t.AD, target)
 		if u == nil {
 			return &ldapModifyError{gldap.ResultNoSuchObject,
@@ -625,6 +625,9 @@ func (s *LDAPServer) handleModify(w *gldap.ResponseWriter, r *gldap.Request) {
 		if err != nil {
 			return err
 		}
+		// AD gives a modified object a new uSNChanged even when the values
+		// end up as they were.
+		rec.adUser(u.DistinguishedName)
 		if next == nil {
 			u.MSDSConsistencyGUID = nil
 			return nil
@@ -942,7 +945,7 @@ func (s *LDAPServer) currentIndex() (*ldapIndex, error) {
 		return idx, idx.err
 	}
 	var built *ldapIndex
-	s.st.Read(func(t *Tenant) { built = buildLDAPIndex(&t.AD, version) })
+	s.st.readChanges(func(t *Tenant, c *changeLog) { built = buildLDAPIndex(&t.AD, c, version) })
 	s.mu.Lock()
 	s.index = built
 	s.mu.Unlock()
@@ -958,6 +961,8 @@ type ldapIndex struct {
 	users   []ldapUser
 	byDN    map[string]int // normalized DN → index in users
 	err     error          // first invalid fixture value; searches fail with it
+	// highestUSN is the DC's highestCommittedUSN at this version.
+	highestUSN int64
 }
 
 type ldapDomain struct {
@@ -981,10 +986,17 @@ type ldapUser struct {
 	mail        string
 	uac         int
 	usn         int64
+	whenChanged string
+	// deleted marks a tombstone: served only with the Show Deleted control,
+	// with the few attributes AD keeps on a deleted object.
+	deleted         bool
+	lastKnownParent string
 }
 
-func buildLDAPIndex(ad *AD, version uint64) *ldapIndex {
-	idx := &ldapIndex{version: version, byDN: make(map[string]int, len(ad.Users))}
+// buildLDAPIndex indexes the AD side and, from the change log c, each
+// user's uSNChanged and whenChanged and the tombstones of deleted users.
+func buildLDAPIndex(ad *AD, c *changeLog, version uint64) *ldapIndex {
+	idx := &ldapIndex{version: version, byDN: make(map[string]int, len(ad.Users)), highestUSN: c.usn}
 	for _, d := range ad.Domains {
 		norm := normalizeDN(d.BaseDN)
 		dom := &ldapDomain{name: d.Name, baseDN: d.BaseDN, baseNorm: norm}
@@ -1030,7 +1042,10 @@ func buildLDAPIndex(ad *AD, version uint64) *ldapIndex {
 		lu := ldapUser{
 			dn: u.DistinguishedName, dnNorm: norm, domain: dom,
 			guid: g.Raw(), upn: u.UserPrincipalName, sam: u.SAMAccountName, mail: u.Mail,
-			uac: u.UserAccountControl, usn: ldapBaseUSN + int64(len(idx.users)),
+			uac: u.UserAccountControl, usn: c.adBaseUSN[norm], whenChanged: ldapWhenChanged,
+		}
+		if st, ok := c.ad[norm]; ok && !st.Removed {
+			lu.usn, lu.whenChanged = st.USN, st.At.Format(ldapTimeLayout)
 		}
 		if u.MSDSConsistencyGUID != nil {
 			cg, err := anchor.ParseGUID(*u.MSDSConsistencyGUID)
@@ -1057,7 +1072,36 @@ func buildLDAPIndex(ad *AD, version uint64) *ldapIndex {
 		dom.users = append(dom.users, int32(len(idx.users)))
 		idx.users = append(idx.users, lu)
 	}
+	idx.addTombstones(c.tombstones)
 	return idx
+}
+
+// ldapTimeLayout is AD's GeneralizedTime as whenChanged carries it.
+const ldapTimeLayout = "20060102150405.0Z"
+
+// addTombstones indexes deleted users. They are candidates of every search
+// of their domain but match only with the Show Deleted control.
+func (idx *ldapIndex) addTombstones(tombstones []DeletedADUser) {
+	for _, ts := range tombstones {
+		norm := normalizeDN(ts.DN)
+		dom := idx.domainOf(norm)
+		if dom == nil {
+			continue
+		}
+		g, err := anchor.ParseGUID(ts.ObjectGUID)
+		if err != nil {
+			continue // recorded from a user that had a valid objectGUID
+		}
+		lu := ldapUser{
+			dn: ts.DN, dnNorm: norm, domain: dom, guid: g.Raw(), sam: ts.SAMAccountName,
+			usn: ts.USN, whenChanged: ts.At.Format(ldapTimeLayout), deleted: true, lastKnownParent: ts.LastKnownParent,
+		}
+		if sid, err := encodeSID(ts.ObjectSID); err == nil {
+			lu.sid, lu.sidString = sid, ts.ObjectSID
+		}
+		dom.users = append(dom.users, int32(len(idx.users)))
+		idx.users = append(idx.users, lu)
+	}
 }
 
 // domainOf is the domain with the longest base DN that dn lies under.
@@ -1090,7 +1134,7 @@ func (idx *ldapIndex) rootDSE() *ldapMapEntry {
 	schema := "CN=Schema," + config
 	contexts = append(contexts, config, schema)
 	site := "CN=DC01,CN=Servers,CN=Default-First-Site-Name,CN=Sites," + config
-	highestUSN := ldapBaseUSN + int64(len(idx.users)) + int64(idx.version)
+	highestUSN := idx.highestUSN
 	return newMapEntry("", []ldapAttrValues{
 		{"currentTime", strValues(time.Now().UTC().Format("20060102150405.0Z"))},
 		{"subschemaSubentry", strValues("CN=Aggregate," + schema)},
@@ -1128,6 +1172,9 @@ type ldapCursor struct {
 	baseNorm string
 	wholeDom bool // subtree of the domain root: every candidate is in scope
 
+	// showDeleted is the Show Deleted control: tombstones are returned.
+	showDeleted bool
+
 	first      []ldapEntry // entries before the users (the domain object)
 	candidates []int32
 	pos        int
@@ -1146,6 +1193,11 @@ func (idx *ldapIndex) newCursor(connID int, m *gldap.SearchMessage, filter *ldap
 		return noObject("")
 	}
 	cur := &ldapCursor{connID: connID, idx: idx, filter: filter, sel: sel, scope: m.Scope, baseNorm: base}
+	for _, c := range m.Controls {
+		if c.GetControlType() == ldapOIDShowDeleted {
+			cur.showDeleted = true
+		}
+	}
 	isRoot := base == dom.baseNorm
 	switch m.Scope {
 	case gldap.BaseObject:
@@ -1207,7 +1259,7 @@ func (c *ldapCursor) peek() ldapEntry {
 	for c.pos < len(c.candidates) {
 		u := &c.idx.users[c.candidates[c.pos]]
 		c.pos++
-		if !c.inScope(u) {
+		if (u.deleted && !c.showDeleted) || !c.inScope(u) {
 			continue
 		}
 		if c.filter.matches(u) == ldapTrue {
@@ -1252,21 +1304,42 @@ var (
 		"objectGUID", "mS-DS-ConsistencyGuid", "objectSid", "sAMAccountName", "userPrincipalName", "mail",
 		"userAccountControl", "whenChanged", "uSNChanged")
 	ldapUserClasses = strValues("top", "person", "organizationalPerson", "user")
+	// ldapTombstoneAttributes are what AD keeps on a deleted user (without
+	// the Recycle Bin): objectCategory, UPN, mail and the anchors' other
+	// attributes are stripped.
+	ldapTombstoneAttributes = attrNames("objectClass", "cn", "distinguishedName", "name", "objectGUID", "objectSid",
+		"sAMAccountName", "isDeleted", "lastKnownParent", "whenChanged", "uSNChanged")
+	ldapTombstoneKeeps = func() map[string]bool {
+		m := map[string]bool{}
+		for _, a := range ldapTombstoneAttributes {
+			m[a.lower] = true
+		}
+		return m
+	}()
 	// ldapCanonicalNames spells attribute names as AD returns them,
 	// whatever case the client asked in.
 	ldapCanonicalNames = func() map[string]string {
 		m := map[string]string{}
-		for _, a := range ldapUserAttributes {
+		for _, a := range append(append([]ldapAttrName{}, ldapUserAttributes...), ldapTombstoneAttributes...) {
 			m[a.lower] = a.name
 		}
 		return m
 	}()
 )
 
-func (u *ldapUser) entryDN() string                { return u.dn }
-func (u *ldapUser) attributeNames() []ldapAttrName { return ldapUserAttributes }
+func (u *ldapUser) entryDN() string { return u.dn }
+
+func (u *ldapUser) attributeNames() []ldapAttrName {
+	if u.deleted {
+		return ldapTombstoneAttributes
+	}
+	return ldapUserAttributes
+}
 
 func (u *ldapUser) values(lower string) [][]byte {
+	if u.deleted && !ldapTombstoneKeeps[lower] {
+		return nil
+	}
 	one := func(s string) [][]byte {
 		if s == "" {
 			return nil // AD stores no empty strings: the attribute is absent
@@ -1303,9 +1376,15 @@ func (u *ldapUser) values(lower string) [][]byte {
 	case "useraccountcontrol":
 		return one(strconv.Itoa(u.uac))
 	case "whenchanged":
-		return one(ldapWhenChanged)
+		return one(u.whenChanged)
 	case "usnchanged":
 		return one(strconv.FormatInt(u.usn, 10))
+	case "isdeleted":
+		if u.deleted {
+			return strValues("TRUE")
+		}
+	case "lastknownparent":
+		return one(u.lastKnownParent)
 	}
 	return nil
 }

@@ -73,6 +73,7 @@ func NewOktaHandler(st *State, opts OktaOptions) http.Handler {
 	s.route("/api/v1/apps/{appId}/features", oktaMethods{http.MethodGet: s.listFeatures})
 	s.route("/api/v1/apps/{appId}/features/{featureName}", oktaMethods{http.MethodGet: s.getFeature, http.MethodPut: s.updateFeature})
 	s.route("/api/v1/mappings", oktaMethods{http.MethodGet: s.listMappings})
+	s.route("/api/v1/logs", oktaMethods{http.MethodGet: s.listLogs})
 	s.route("/api/v1/mappings/{mappingId}", oktaMethods{http.MethodGet: s.getMapping, http.MethodPost: s.updateMapping})
 	// Not an Okta API: the simulator's stand-in for the console's O365 import.
 	s.route(SimImportPath, oktaMethods{http.MethodPost: s.simImport})
@@ -92,6 +93,7 @@ type oktaServer struct {
 
 	indexMu sync.Mutex
 	index   *oktaIndex
+	buildMu sync.Mutex // held while one request rebuilds the index
 
 	rateMu      sync.Mutex
 	windowStart time.Time
@@ -166,6 +168,11 @@ type oktaIndex struct {
 	appUserOrdinal map[string]map[string]int
 	// adSource names the AD app (its label) a user's credentials come from.
 	adSource map[string]string
+
+	// orders are the users sorted for searches, by sortBy, built on first
+	// use (okta_search.go).
+	orderMu sync.Mutex
+	orders  map[string]*oktaUserOrder
 }
 
 func buildOktaIndex(t *Tenant, version uint64) *oktaIndex {
@@ -212,10 +219,19 @@ func (s *oktaServer) read(fn func(t *Tenant, idx *oktaIndex)) {
 	s.indexMu.Unlock()
 	s.st.Read(func(t *Tenant) {
 		if idx == nil || idx.version != version || !idx.valid(t) {
-			idx = buildOktaIndex(t, version)
+			// One request builds; concurrent ones (a partitioned reader's
+			// first pages) wait for it instead of each building their own.
+			s.buildMu.Lock()
 			s.indexMu.Lock()
-			s.index = idx
+			idx = s.index
 			s.indexMu.Unlock()
+			if idx == nil || idx.version != version || !idx.valid(t) {
+				idx = buildOktaIndex(t, version)
+				s.indexMu.Lock()
+				s.index = idx
+				s.indexMu.Unlock()
+			}
+			s.buildMu.Unlock()
 		}
 		fn(t, idx)
 	})
@@ -259,55 +275,11 @@ func (idx *oktaIndex) appUser(t *Tenant, appID, userID string) *OktaAppUser {
 
 // ---- users ----
 
-func (s *oktaServer) listUsers(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	for _, p := range []string{"filter", "search", "q"} {
-		if q.Has(p) {
-			s.writeError(w, http.StatusBadRequest, "E0000031", "Invalid search criteria.", p+": the simulator does not support user queries")
-			return
-		}
-	}
-	limit, ok := s.pageLimit(w, q, oktaUsersDefaultLimit, oktaUsersMaxLimit)
-	if !ok {
-		return
-	}
-	base := oktaBaseURL(r)
-	after := q.Get("after")
-	var page []oktaUserJSON
-	var next string
-	badCursor := false
-	s.read(func(t *Tenant, idx *oktaIndex) {
-		start := 0
-		if after != "" {
-			i, found := idx.users[after]
-			if !found {
-				badCursor = true
-				return
-			}
-			start = i + 1
-		}
-		end := min(start+limit, len(t.Okta.Users))
-		page = make([]oktaUserJSON, 0, end-start)
-		for i := start; i < end; i++ {
-			page = append(page, oktaUserObject(&t.Okta.Users[i], idx.adSource[t.Okta.Users[i].ID], base, false))
-		}
-		if end < len(t.Okta.Users) {
-			next = t.Okta.Users[end-1].ID
-		}
-	})
-	if badCursor {
-		s.writeError(w, http.StatusBadRequest, "E0000001", "Api validation failed: after", "after: the cursor is not valid")
-		return
-	}
-	oktaSetLinks(w, r, limit, next)
-	s.writeJSON(w, http.StatusOK, page)
-}
-
 func (s *oktaServer) getUser(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("userId")
 	base := oktaBaseURL(r)
 	var obj *oktaUserJSON
-	s.read(func(t *Tenant, idx *oktaIndex) {
+	s.readWithChanges(func(t *Tenant, idx *oktaIndex, c *changeLog) {
 		u := idx.user(t, id)
 		if u == nil {
 			// Okta accepts a login here too.
@@ -319,7 +291,7 @@ func (s *oktaServer) getUser(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		if u != nil {
-			o := oktaUserObject(u, idx.adSource[u.ID], base, true)
+			o := oktaUserObject(u, idx.adSource[u.ID], base, true, oktaTimesOf(c, u.ID))
 			obj = &o
 		}
 	})
@@ -373,15 +345,16 @@ type oktaHref struct {
 	Method string `json:"method,omitempty"`
 }
 
-func oktaUserObject(u *OktaUser, adSource, base string, full bool) oktaUserJSON {
-	created := oktaCreated
+func oktaUserObject(u *OktaUser, adSource, base string, full bool, times oktaUserTimes) oktaUserJSON {
+	created := times.created.Format(oktaTimeLayout)
+	statusChanged := times.statusChanged.Format(oktaTimeLayout)
 	self := base + "/api/v1/users/" + u.ID
 	o := oktaUserJSON{
 		ID:            u.ID,
 		Status:        u.Status,
-		Created:       oktaCreated,
-		StatusChanged: &created,
-		LastUpdated:   oktaLastUpdated,
+		Created:       created,
+		StatusChanged: &statusChanged,
+		LastUpdated:   times.lastUpdated.Format(oktaTimeLayout),
 		Type:          oktaTypeRef{ID: oktaUserTypeID},
 		Profile: oktaUserProfileJSON{
 			FirstName: u.FirstName,

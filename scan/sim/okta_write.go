@@ -241,7 +241,7 @@ func (s *oktaServer) assignAppUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var obj oktaAppUserJSON
-	err := s.st.Update(func(t *Tenant) error {
+	err := s.st.update(func(t *Tenant, rec *changeRecorder) error {
 		app := findOktaApp(t, appID)
 		if app == nil {
 			return oktaNotFound(appID, "AppInstance")
@@ -279,6 +279,7 @@ func (s *oktaServer) assignAppUser(w http.ResponseWriter, r *http.Request) {
 			au := &t.Okta.AppUsers[i]
 			au.UserName = userName
 			au.Profile.Licenses, au.Profile.Roles = licenses, roles
+			rec.appUser(oktaEventAppUserUpdate, app, au, &t.Okta.Users[ui])
 			obj = oktaAppUserObject(au, app, oktaBaseURL(r))
 			return nil
 		}
@@ -312,6 +313,7 @@ func (s *oktaServer) assignAppUser(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		t.Okta.AppUsers = append(t.Okta.AppUsers, au)
+		rec.appUser(oktaEventAppUserAdd, app, &au, &t.Okta.Users[ui])
 		obj = oktaAppUserObject(&t.Okta.AppUsers[len(t.Okta.AppUsers)-1], app, oktaBaseURL(r))
 		return nil
 	})
@@ -328,7 +330,7 @@ func (s *oktaServer) assignAppUser(w http.ResponseWriter, r *http.Request) {
 // licences removed, as Okta's Microsoft 365 provisioning does.
 func (s *oktaServer) unassignAppUser(w http.ResponseWriter, r *http.Request) {
 	appID, userID := r.PathValue("appId"), r.PathValue("userId")
-	err := s.st.Update(func(t *Tenant) error {
+	err := s.st.update(func(t *Tenant, rec *changeRecorder) error {
 		app := findOktaApp(t, appID)
 		if app == nil {
 			return oktaNotFound(appID, "AppInstance")
@@ -339,11 +341,17 @@ func (s *oktaServer) unassignAppUser(w http.ResponseWriter, r *http.Request) {
 		}
 		au := t.Okta.AppUsers[i]
 		t.Okta.AppUsers = slices.Delete(t.Okta.AppUsers, i, i+1)
+		var user *OktaUser
+		if ui := findOktaUserIndex(t, userID); ui >= 0 {
+			user = &t.Okta.Users[ui]
+		}
+		rec.appUser(oktaEventAppUserRemove, app, &au, user)
 		if app.Name == "office365" && app.DeactivateUsers == "ENABLED" && au.ExternalID != nil {
 			for k := range t.Entra.Users {
 				if eu := &t.Entra.Users[k]; eu.ID == *au.ExternalID {
 					eu.AccountEnabled = false
 					eu.AssignedLicenses = nil
+					rec.entraUser(eu.ID)
 				}
 			}
 		}
@@ -366,7 +374,7 @@ func (s *oktaServer) updateAppUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var obj oktaAppUserJSON
-	err := s.st.Update(func(t *Tenant) error {
+	err := s.st.update(func(t *Tenant, rec *changeRecorder) error {
 		app := findOktaApp(t, appID)
 		if app == nil {
 			return oktaNotFound(appID, "AppInstance")
@@ -395,6 +403,11 @@ func (s *oktaServer) updateAppUser(w http.ResponseWriter, r *http.Request) {
 		if body.Credentials != nil && body.Credentials.UserName != "" {
 			au.UserName = body.Credentials.UserName
 		}
+		var user *OktaUser
+		if ui := findOktaUserIndex(t, userID); ui >= 0 {
+			user = &t.Okta.Users[ui]
+		}
+		rec.appUser(oktaEventAppUserUpdate, app, au, user)
 		obj = oktaAppUserObject(au, app, oktaBaseURL(r))
 		return nil
 	})
@@ -431,7 +444,7 @@ func (s *oktaServer) updateFeature(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var app OktaApp
-	err := s.st.Update(func(t *Tenant) error {
+	err := s.st.update(func(t *Tenant, rec *changeRecorder) error {
 		a := findOktaApp(t, appID)
 		if a == nil {
 			return oktaNotFound(appID, "AppInstance")
@@ -477,7 +490,7 @@ func (s *oktaServer) updateMapping(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var obj map[string]any
-	err := s.st.Update(func(t *Tenant) error {
+	err := s.st.update(func(t *Tenant, rec *changeRecorder) error {
 		var app *OktaApp
 		for i := range t.Okta.Apps {
 			if a := &t.Okta.Apps[i]; a.ImmutableIDMapping != nil && oktaMappingID(a.ID) == id {

@@ -5,15 +5,19 @@ import "sync"
 // State is the one in-memory tenant the fake Okta, Graph and LDAP servers
 // share, so that a change made through one API is seen through the others,
 // as it would be in life (an Okta unassignment can disable the Entra user).
+// Beside the tenant it tracks what changed when (changes.go), which the
+// incremental read paths serve: Okta's lastUpdated filter and System Log,
+// Graph's users delta and AD's uSNChanged.
 type State struct {
 	mu      sync.RWMutex
 	tenant  *Tenant
 	version uint64
+	changes changeLog
 }
 
 // NewState wraps t; the caller must not touch t afterwards.
 func NewState(t *Tenant) *State {
-	return &State{tenant: t}
+	return &State{tenant: t, changes: newChangeLog(t)}
 }
 
 // Read calls fn with the tenant under a read lock. fn must not keep
@@ -25,7 +29,9 @@ func (s *State) Read(fn func(t *Tenant)) {
 }
 
 // Update calls fn with the tenant under the write lock and bumps the version
-// when fn succeeds, so servers know to rebuild their indexes.
+// when fn succeeds, so servers know to rebuild their indexes. Changes made
+// through Update are not change-tracked: the simulator's own write paths
+// and Mutate record theirs (see update), so that incremental reads see them.
 func (s *State) Update(fn func(t *Tenant) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

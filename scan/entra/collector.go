@@ -109,6 +109,8 @@ func (c *Collector) Name() record.Source { return record.SourceEntra }
 // Collect reads the organization, the domains (with the issuer of each
 // federated one) and every user, writing each to sink as it arrives: one
 // batch for the organization, one for the domains, one per page of users.
+// Before the users it asks Graph for a users delta link, which Stats.Sync
+// carries for the next CollectChanges.
 // On error the stats say how far it got; the batches already written are
 // a partial snapshot and the error says which endpoint failed.
 func (c *Collector) Collect(ctx context.Context, sink record.Sink) (stats record.Stats, err error) {
@@ -120,6 +122,9 @@ const (
 	listOrganization = "organization"
 	listDomains      = "domains"
 	listUsers        = "users"
+	// listUsersDelta keeps the delta link asked for before the users list
+	// started (its Cursor), so that a resumed list reports the same one.
+	listUsersDelta = "usersDelta"
 )
 
 // CollectFrom is Collect continuing an interrupted collection: the
@@ -139,20 +144,46 @@ func (c *Collector) CollectFrom(ctx context.Context, sink record.Sink, from map[
 		cp, ok := from[list]
 		return ok && cp.Done()
 	}
+	tenantID := c.tenantID
 	if !done(listOrganization) {
-		if err := c.collectOrganization(ctx, sink, &stats); err != nil {
+		org, err := c.readOrganization(ctx)
+		if err != nil {
 			return stats, err
 		}
+		if err := writeOrganization(ctx, sink, org, &stats); err != nil {
+			return stats, err
+		}
+		tenantID = org.TenantID
 	}
 	if !done(listDomains) {
 		if err := c.collectDomains(ctx, sink, &stats); err != nil {
 			return stats, err
 		}
 	}
-	if cp, ok := from[listUsers]; !ok || !cp.Done() {
-		if err := c.collectUsers(ctx, sink, cp.Cursor, &stats); err != nil {
+	usersCP, usersStarted := from[listUsers]
+	deltaLink := from[listUsersDelta].Cursor
+	if !usersStarted {
+		// Asked before the list, not after: a user changed while the list
+		// is read then shows up in the next incremental read (perhaps
+		// again, which is harmless: a change replaces by id) instead of
+		// being lost.
+		deltaLink, err = c.latestDeltaLink(ctx)
+		if err != nil {
 			return stats, err
 		}
+		if err := sink.Write(ctx, record.Batch{Checkpoint: &record.Checkpoint{List: listUsersDelta, Cursor: deltaLink}}); err != nil {
+			return stats, fmt.Errorf("entra: storing the users delta link: %w", err)
+		}
+	}
+	if !usersStarted || !usersCP.Done() {
+		if err := c.collectUsers(ctx, sink, usersCP.Cursor, &stats); err != nil {
+			return stats, err
+		}
+	}
+	// A list resumed from a run that predates delta links has none: the
+	// next incremental scan then reads the tenant whole.
+	if deltaLink != "" {
+		stats.Sync = syncState(deltaLink, tenantID)
 	}
 	return stats, nil
 }
@@ -217,32 +248,37 @@ func (c *Collector) withRetryHandler(ctx context.Context) context.Context {
 	return context.WithValue(ctx, opts.GetKey(), opts)
 }
 
-func (c *Collector) collectOrganization(ctx context.Context, sink record.Sink, stats *record.Stats) error {
+// readOrganization reads the tenant and checks it is the configured one.
+func (c *Collector) readOrganization(ctx context.Context) (record.EntraOrg, error) {
 	const endpoint = "GET /organization"
 	resp, err := fetchPage(ctx, c, endpoint, func(ctx context.Context) (models.OrganizationCollectionResponseable, error) {
 		return c.client.Organization().Get(ctx, nil)
 	})
 	if err != nil {
-		return err
+		return record.EntraOrg{}, err
 	}
 	orgs := resp.GetValue()
 	if len(orgs) == 0 {
-		return &GraphError{Endpoint: endpoint, Message: "no organization in the response"}
+		return record.EntraOrg{}, &GraphError{Endpoint: endpoint, Message: "no organization in the response"}
 	}
 	org := orgs[0]
 	rec := record.EntraOrg{TenantID: deref(org.GetId()), DisplayName: deref(org.GetDisplayName())}
 	if rec.TenantID == "" {
-		return &GraphError{Endpoint: endpoint, Message: "organization has no id"}
+		return record.EntraOrg{}, &GraphError{Endpoint: endpoint, Message: "organization has no id"}
 	}
 	if c.tenantID != "" && !strings.EqualFold(rec.TenantID, c.tenantID) {
-		return fmt.Errorf("entra: the credential reads tenant %s, but the configuration names tenant %s", rec.TenantID, c.tenantID)
+		return record.EntraOrg{}, fmt.Errorf("entra: the credential reads tenant %s, but the configuration names tenant %s", rec.TenantID, c.tenantID)
 	}
 	for _, d := range org.GetVerifiedDomains() {
 		if deref(d.GetIsInitial()) {
 			rec.InitialDomain = deref(d.GetName())
 		}
 	}
-	if err := sink.Write(ctx, record.Batch{EntraOrgs: []record.EntraOrg{rec}, Checkpoint: &record.Checkpoint{List: listOrganization}}); err != nil {
+	return rec, nil
+}
+
+func writeOrganization(ctx context.Context, sink record.Sink, org record.EntraOrg, stats *record.Stats) error {
+	if err := sink.Write(ctx, record.Batch{EntraOrgs: []record.EntraOrg{org}, Checkpoint: &record.Checkpoint{List: listOrganization}}); err != nil {
 		return fmt.Errorf("entra: storing the organization: %w", err)
 	}
 	stats.Counts["organizations"]++
@@ -380,16 +416,22 @@ func (c *Collector) collectUsers(ctx context.Context, sink record.Sink, resumeAt
 // host is refused, since the token provider would also authenticate to the
 // other national-cloud hosts on its allow-list.
 func (c *Collector) nextLink(endpoint string, link *string) (string, error) {
+	return c.followLink(endpoint, "@odata.nextLink", link)
+}
+
+// followLink checks a link Graph handed out (annotation names which) the
+// way nextLink does; "" when there is none.
+func (c *Collector) followLink(endpoint, annotation string, link *string) (string, error) {
 	next := deref(link)
 	if next == "" {
 		return "", nil
 	}
 	u, err := url.Parse(next)
 	if err != nil || !u.IsAbs() {
-		return "", &GraphError{Endpoint: endpoint, Message: fmt.Sprintf("@odata.nextLink %q is not an absolute URL", next)}
+		return "", &GraphError{Endpoint: endpoint, Message: fmt.Sprintf("%s %q is not an absolute URL", annotation, next)}
 	}
 	if !strings.EqualFold(u.Host, c.base.Host) || u.Scheme != c.base.Scheme {
-		return "", &GraphError{Endpoint: endpoint, Message: fmt.Sprintf("@odata.nextLink %q leaves the configured Graph host %s", next, c.base.Host)}
+		return "", &GraphError{Endpoint: endpoint, Message: fmt.Sprintf("%s %q leaves the configured Graph host %s", annotation, next, c.base.Host)}
 	}
 	return next, nil
 }

@@ -6,6 +6,11 @@
 // record.Sink one page at a time, so a 100,000-user tenant is never held in
 // memory at once.
 //
+// An incremental scan (CollectChanges) follows the users delta link the last
+// read recorded in its Stats.Sync and writes only the users changed or
+// removed since; the organization and domains, a few requests, are read
+// whole each time.
+//
 // The SDK has traps this package steps around on purpose: its Azure token
 // provider silently sends no Authorization header to a host outside its
 // allow-list (the configured BaseURL's host is added to it), it refuses

@@ -90,6 +90,11 @@ func (c *Collector) Name() record.Source { return record.SourceAD }
 // An LDAP paged search lives and dies with its connection, so there is no
 // cursor to resume from: the collector does not implement scan.Resumer, and
 // a resumed scan deletes what it stored for the snapshot and reads AD again.
+//
+// Stats.Sync is the domain controller's identity and highestCommittedUSN,
+// read before the first search (see syncState): a change committed while
+// the search runs has a higher USN, so the next CollectChanges reads it
+// again rather than missing it.
 func (c *Collector) Collect(ctx context.Context, sink record.Sink) (record.Stats, error) {
 	stats := record.Stats{Counts: map[string]int{"domains": 0, "users": 0}}
 	s := &session{c: c, stats: &stats}
@@ -98,21 +103,38 @@ func (c *Collector) Collect(ctx context.Context, sink record.Sink) (record.Stats
 	}
 	defer s.close()
 
-	bases, err := c.baseDNs(ctx, s.conn, &stats)
+	root, err := c.readRootDSE(ctx, s.conn, &stats)
 	if err != nil {
 		return stats, err
 	}
-	for _, base := range bases {
-		domain, err := c.domainName(base)
-		if err != nil {
-			return stats, err
-		}
-		if err := c.collectBase(ctx, s, record.ADDomain{Name: domain, BaseDN: base}, sink); err != nil {
+	s.dc = root.dc.service
+	domains, err := c.domains(root.bases)
+	if err != nil {
+		return stats, err
+	}
+	for _, domain := range domains {
+		if err := c.collectBase(ctx, s, domain, sink); err != nil {
 			return stats, err
 		}
 		stats.Counts["domains"]++
 	}
+	if !s.otherDC {
+		stats.Sync = syncState(root.bases, root.dc)
+	}
 	return stats, nil
+}
+
+// domains names each base DN's domain.
+func (c *Collector) domains(bases []string) ([]record.ADDomain, error) {
+	out := make([]record.ADDomain, 0, len(bases))
+	for _, base := range bases {
+		name, err := c.domainName(base)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, record.ADDomain{Name: name, BaseDN: base})
+	}
+	return out, nil
 }
 
 // session is the collector's connection, replaced when it is lost.
@@ -121,6 +143,17 @@ type session struct {
 	conn  *ldap.Conn
 	stop  func() bool
 	stats *record.Stats
+	// dc is the dsServiceName of the domain controller the read began on;
+	// when set, a reconnect reads the rootDSE again to see whether it
+	// reached the same one (a DNS name can lead to any DC of the domain).
+	dc string
+	// otherDC says a reconnect reached another domain controller: the
+	// records are still a whole read, but the USN read at the start is
+	// another DC's and cannot be the start of the next change read.
+	otherDC bool
+	// sameDC makes reaching another domain controller an error: a change
+	// read cannot continue on another DC's USNs.
+	sameDC bool
 }
 
 func (s *session) connect(ctx context.Context) error {
@@ -135,6 +168,39 @@ func (s *session) connect(ctx context.Context) error {
 	return nil
 }
 
+// reconnect replaces a lost connection and notes whether it reached
+// another domain controller than the read began on.
+func (s *session) reconnect(ctx context.Context) error {
+	s.close()
+	if err := s.connect(ctx); err != nil {
+		return err
+	}
+	if s.dc == "" {
+		return nil
+	}
+	root, err := s.c.readRootDSE(ctx, s.conn, s.stats)
+	if err != nil {
+		return err
+	}
+	if root.dc.service != s.dc {
+		s.otherDC = true
+		if s.sameDC {
+			return &otherDCError{was: s.dc, now: root.dc.service}
+		}
+	}
+	return nil
+}
+
+// otherDCError is a reconnect that reached another domain controller during
+// a change read.
+type otherDCError struct{ was, now string }
+
+func (e *otherDCError) Error() string {
+	return fmt.Sprintf("ad: reconnected to domain controller %q during a change read begun on %q, whose USNs it does not share", e.now, e.was)
+}
+
+func (e *otherDCError) Unwrap() error { return record.ErrResync }
+
 func (s *session) close() {
 	if s.conn != nil {
 		s.stop()
@@ -143,28 +209,70 @@ func (s *session) close() {
 	}
 }
 
+// rootDSE is what the collector reads from the rootDSE before any search.
+type rootDSE struct {
+	// bases are the configured base DNs, else the defaultNamingContext.
+	bases []string
+	// namingContexts are the partitions the DC holds: deleted objects of
+	// a base DN live under its partition's root, not under the base.
+	namingContexts []string
+	dc             dcPosition
+}
+
+// dcPosition is where a domain controller's change numbering stands. USNs
+// are local to one DC, so a USN means nothing without the DC it came from.
+type dcPosition struct {
+	// service is the DC's dsServiceName, the DN of its NTDS Settings
+	// object; "" when the server does not report one (not AD).
+	service string
+	// usn is highestCommittedUSN; valid only when known.
+	usn   int64
+	known bool
+}
+
 // baseDNs are the configured ones, else the rootDSE's defaultNamingContext.
-// The rootDSE is read either way: it is how a wrong server shows itself
-// (no naming contexts) before any user search.
 func (c *Collector) baseDNs(ctx context.Context, conn *ldap.Conn, stats *record.Stats) ([]string, error) {
+	root, err := c.readRootDSE(ctx, conn, stats)
+	return root.bases, err
+}
+
+// readRootDSE reads the rootDSE in one operation. It is read even with base
+// DNs configured: it is how a wrong server shows itself (no naming
+// contexts) before any user search, and it carries the USN high-water mark.
+func (c *Collector) readRootDSE(ctx context.Context, conn *ldap.Conn, stats *record.Stats) (rootDSE, error) {
 	stats.Requests++
 	res, err := conn.Search(ldap.NewSearchRequest("", ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false,
-		"(objectClass=*)", []string{"defaultNamingContext", "namingContexts", "dnsHostName"}, nil))
+		"(objectClass=*)", []string{"defaultNamingContext", "namingContexts", "dnsHostName", "dsServiceName", "highestCommittedUSN"}, nil))
 	if err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil {
-			return nil, fmt.Errorf("ad: read rootDSE of %s: %w", c.network, ctxErr)
+			return rootDSE{}, fmt.Errorf("ad: read rootDSE of %s: %w", c.network, ctxErr)
 		}
-		return nil, fmt.Errorf("ad: read rootDSE of %s: %w", c.network, err)
+		return rootDSE{}, fmt.Errorf("ad: read rootDSE of %s: %w", c.network, err)
 	}
-	if len(c.cfg.BaseDNs) > 0 {
-		return c.cfg.BaseDNs, nil
-	}
+	var root rootDSE
+	var defaultNC string
 	if len(res.Entries) == 1 {
-		if nc := res.Entries[0].GetAttributeValue("defaultNamingContext"); nc != "" {
-			return []string{nc}, nil
+		e := res.Entries[0]
+		defaultNC = e.GetAttributeValue("defaultNamingContext")
+		root.namingContexts = e.GetAttributeValues("namingContexts")
+		root.dc.service = e.GetAttributeValue("dsServiceName")
+		if v := e.GetAttributeValue("highestCommittedUSN"); v != "" {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return rootDSE{}, fmt.Errorf("ad: rootDSE of %s: highestCommittedUSN %q is not a number", c.network, v)
+			}
+			root.dc.usn, root.dc.known = n, root.dc.service != ""
 		}
 	}
-	return nil, fmt.Errorf("ad: rootDSE of %s has no defaultNamingContext; set BaseDNs", c.network)
+	switch {
+	case len(c.cfg.BaseDNs) > 0:
+		root.bases = c.cfg.BaseDNs
+	case defaultNC != "":
+		root.bases = []string{defaultNC}
+	default:
+		return rootDSE{}, fmt.Errorf("ad: rootDSE of %s has no defaultNamingContext; set BaseDNs", c.network)
+	}
+	return root, nil
 }
 
 // domainName is the configured DNS name of base, or its DC= components
@@ -191,101 +299,135 @@ func (c *Collector) domainName(base string) (string, error) {
 	return strings.ToLower(strings.Join(labels, ".")), nil
 }
 
-// collectBase pages through the users under one base DN, one batch per page.
+// collectBase pages through the users under one base DN, one batch per
+// page, the domain with the first.
+func (c *Collector) collectBase(ctx context.Context, s *session, domain record.ADDomain, sink record.Sink) error {
+	domainStored := false
+	q := pagedSearch{what: "search of " + domain.BaseDN, base: domain.BaseDN, filter: UserFilter, attributes: userAttributes}
+	return c.search(ctx, s, q, func(page int, entries []*ldap.Entry) (int, error) {
+		var batch record.Batch
+		for _, e := range entries {
+			u, err := toUser(e, domain.Name)
+			if err != nil {
+				return 0, fmt.Errorf("ad: search of %s, page %d: %w", domain.BaseDN, page, err)
+			}
+			batch.ADUsers = append(batch.ADUsers, u)
+		}
+		if !domainStored {
+			batch.ADDomains = []record.ADDomain{domain}
+			domainStored = true
+		}
+		if batch.Len() == 0 {
+			return 0, nil
+		}
+		if err := sink.Write(ctx, batch); err != nil {
+			return 0, fmt.Errorf("ad: store page %d of %s: %w", page, domain.BaseDN, err)
+		}
+		s.stats.Counts["users"] += len(batch.ADUsers)
+		return len(batch.ADUsers), nil
+	})
+}
+
+// pagedSearch is one paged subtree search.
+type pagedSearch struct {
+	what       string // "search of DC=…", for errors
+	base       string
+	filter     string
+	attributes []string
+	controls   []ldap.Control // besides the paging control
+}
+
+// search runs q page by page, handing the entries of each page to page
+// with the page's number; page returns how many it took as new.
 //
 // A page answered busy or unavailable is asked for again on the same
 // connection with the same cookie. A lost connection takes its paged search
-// with it: the collector reconnects and searches the base again from the
-// start, storing only the entries it has not stored yet (it remembers their
-// objectGUIDs, 16 bytes each), so a retry neither loses nor repeats a user.
-func (c *Collector) collectBase(ctx context.Context, s *session, domain record.ADDomain, sink record.Sink) error {
+// with it: the collector reconnects and searches again from the start,
+// handing page only the entries it has not handed over yet (it remembers
+// their objectGUIDs, 16 bytes each), so a retry neither loses nor repeats an
+// entry.
+func (c *Collector) search(ctx context.Context, s *session, q pagedSearch, page func(n int, entries []*ldap.Entry) (int, error)) error {
 	var paging *ldap.ControlPaging
 	var req *ldap.SearchRequest
 	restart := func() {
 		paging = ldap.NewControlPaging(c.cfg.PageSize)
-		req = ldap.NewSearchRequest(domain.BaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
-			UserFilter, userAttributes, []ldap.Control{paging})
+		req = ldap.NewSearchRequest(q.base, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
+			q.filter, q.attributes, append([]ldap.Control{paging}, q.controls...))
 	}
 	restart()
-	stored := map[[16]byte]struct{}{}
-	domainStored := false
+	seen := map[[16]byte]struct{}{}
 	received := 0
-	// failures counts failed attempts since a page last brought a user not
-	// stored before: the budget spans the re-reading of pages after a
-	// reconnect, so a connection that always drops at the same point ends
-	// the collection instead of re-reading the base forever.
+	// failures counts failed attempts since a page last brought an entry
+	// not handed over before: the budget spans the re-reading of pages
+	// after a reconnect, so a connection that always drops at the same
+	// point ends the read instead of re-reading the base forever.
 	failures := 0
 	lost := false
-	for page := 1; ; page++ {
-		var batch record.Batch
+	for n := 1; ; n++ {
+		var entries []*ldap.Entry
 		var cookie []byte
 		policy := c.cfg.Retry
 		policy.Attempts = policy.MaxAttempts() - failures
 		retries, err := retry.Do(ctx, policy, func(actx context.Context) error {
 			if lost {
-				s.close()
-				if err := s.connect(ctx); err != nil {
+				if err := s.reconnect(ctx); err != nil {
+					var other *otherDCError
+					if errors.As(err, &other) {
+						return err
+					}
 					return retry.Transient(err, 0)
 				}
 				restart()
 				lost = false
 			}
-			batch = record.Batch{}
 			s.stats.Requests++
 			var err error
-			cookie, err = c.readPage(actx, s.conn, req, domain, &batch, &received)
+			entries, cookie, err = c.readPage(actx, s.conn, req, &received)
 			if err == nil {
 				return nil
 			}
 			switch {
 			case ctx.Err() != nil:
-				return fmt.Errorf("ad: search of %s stopped after %d entries: %w", domain.BaseDN, received, ctx.Err())
+				return fmt.Errorf("ad: %s stopped after %d entries: %w", q.what, received, ctx.Err())
 			case actx.Err() != nil:
 				// The page did not arrive in time; the search on this
 				// connection is in an unknown state.
 				lost = true
-				return retry.Transient(fmt.Errorf("ad: search of %s, page %d: no answer: %w", domain.BaseDN, page, actx.Err()), 0)
+				return retry.Transient(fmt.Errorf("ad: %s, page %d: no answer: %w", q.what, n, actx.Err()), 0)
 			case s.conn.IsClosing() || ldap.IsErrorWithCode(err, ldap.ErrorNetwork):
 				lost = true
-				return retry.Transient(fmt.Errorf("ad: connection to %s lost during the search of %s after %d entries (page %d): %w",
-					c.network, domain.BaseDN, received, page, err), 0)
+				return retry.Transient(fmt.Errorf("ad: connection to %s lost during the %s after %d entries (page %d): %w",
+					c.network, q.what, received, n, err), 0)
 			case ldap.IsErrorAnyOf(err, ldap.LDAPResultBusy, ldap.LDAPResultUnavailable):
-				return retry.Transient(fmt.Errorf("ad: search of %s, page %d: %w", domain.BaseDN, page, err), 0)
+				return retry.Transient(fmt.Errorf("ad: %s, page %d: %w", q.what, n, err), 0)
 			}
-			return fmt.Errorf("ad: search of %s, page %d: %w", domain.BaseDN, page, err)
+			return fmt.Errorf("ad: %s, page %d: %w", q.what, n, err)
 		})
 		s.stats.Retries += retries
 		failures += retries
 		if err != nil {
 			return err
 		}
-		if !domainStored {
-			batch.ADDomains = []record.ADDomain{domain}
-			domainStored = true
-		}
-		fresh := batch.ADUsers[:0]
-		for _, u := range batch.ADUsers {
-			if _, dup := stored[u.ObjectGUID]; !dup {
-				stored[u.ObjectGUID] = struct{}{}
-				fresh = append(fresh, u)
+		fresh := entries[:0]
+		for _, e := range entries {
+			guid := e.GetEqualFoldRawAttributeValue("objectGUID")
+			if len(guid) != 16 {
+				// Not deduplicated: the conversion refuses it with the DN.
+				fresh = append(fresh, e)
+				continue
+			}
+			if _, dup := seen[[16]byte(guid)]; !dup {
+				seen[[16]byte(guid)] = struct{}{}
+				fresh = append(fresh, e)
 			}
 		}
-		batch.ADUsers = fresh
-		if len(fresh) > 0 {
+		took, err := page(n, fresh)
+		if err != nil {
+			return err
+		}
+		if took > 0 {
 			failures = 0
 		}
-		if batch.Len() == 0 {
-			// A page read again after a reconnect: all of it is stored.
-			paging.SetCookie(cookie)
-			if len(cookie) == 0 {
-				return nil
-			}
-			continue
-		}
-		if err := sink.Write(ctx, batch); err != nil {
-			return fmt.Errorf("ad: store page %d of %s: %w", page, domain.BaseDN, err)
-		}
-		s.stats.Counts["users"] += len(batch.ADUsers)
 		if len(cookie) == 0 {
 			return nil
 		}
@@ -293,21 +435,18 @@ func (c *Collector) collectBase(ctx context.Context, s *session, domain record.A
 	}
 }
 
-// readPage runs one search request and streams its entries into batch. It
-// returns the cookie for the next page, empty after the last.
-func (c *Collector) readPage(ctx context.Context, conn *ldap.Conn, req *ldap.SearchRequest, domain record.ADDomain, batch *record.Batch, received *int) ([]byte, error) {
+// readPage runs one search request and returns its entries and the cookie
+// for the next page, empty after the last.
+func (c *Collector) readPage(ctx context.Context, conn *ldap.Conn, req *ldap.SearchRequest, received *int) ([]*ldap.Entry, []byte, error) {
 	// A cancelled search context makes go-ldap stop without an error, so
 	// the caller checks ctx itself.
 	resp := conn.SearchAsync(ctx, req, 256)
+	var entries []*ldap.Entry
 	var cookie []byte
 	for resp.Next() {
 		if e := resp.Entry(); e != nil {
 			*received++
-			u, err := toUser(e, domain.Name)
-			if err != nil {
-				return nil, err
-			}
-			batch.ADUsers = append(batch.ADUsers, u)
+			entries = append(entries, e)
 			continue
 		}
 		if ctrl, ok := ldap.FindControl(resp.Controls(), ldap.ControlTypePaging).(*ldap.ControlPaging); ok {
@@ -315,16 +454,16 @@ func (c *Collector) readPage(ctx context.Context, conn *ldap.Conn, req *ldap.Sea
 		}
 	}
 	if err := resp.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if conn.IsClosing() {
 		// The stream ended without SearchResultDone.
-		return nil, ldap.NewError(ldap.ErrorNetwork, errors.New("connection closed before the search completed"))
+		return nil, nil, ldap.NewError(ldap.ErrorNetwork, errors.New("connection closed before the search completed"))
 	}
-	return cookie, nil
+	return entries, cookie, nil
 }
 
 // toUser converts one entry, refusing binary attributes of the wrong size:

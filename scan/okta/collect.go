@@ -151,22 +151,34 @@ func (r *run) users(ctx context.Context) error {
 	if after == "" && r.c.userPartitions > 1 {
 		return r.partitionedUsers(ctx, "")
 	}
-	return r.userList(ctx, listUsers, "", after)
+	return r.userList(ctx, listUsers, userQuery{}, after)
 }
 
-// userList reads one users list, all of it (search "") or one search
-// partition, from cursor after, each page committed with its checkpoint.
-func (r *run) userList(ctx context.Context, list, search, after string) error {
+// userQuery narrows the users list: a search (a partition) or a filter
+// (users changed since), or neither.
+type userQuery struct {
+	search, filter string
+}
+
+// userList reads one users list from cursor after, each page committed with
+// the checkpoint of list (none when list is "").
+func (r *run) userList(ctx context.Context, list string, q userQuery, after string) error {
 	path := "/api/v1/users"
-	if search != "" {
-		path += "?search=" + search
+	switch {
+	case q.search != "":
+		path += "?search=" + q.search
+	case q.filter != "":
+		path += "?filter=" + q.filter
 	}
 	for page := 1; ; page++ {
 		endpoint := pageEndpoint(path, page, after)
 		users, resp, err := fetch(ctx, r, endpoint, func(ctx context.Context) ([]okta.User, *okta.APIResponse, error) {
 			req := r.c.api.UserAPI.ListUsers(ctx).Limit(r.c.usersPageSize)
-			if search != "" {
-				req = req.Search(search)
+			if q.search != "" {
+				req = req.Search(q.search)
+			}
+			if q.filter != "" {
+				req = req.Filter(q.filter)
 			}
 			if after != "" {
 				req = req.After(after)
@@ -187,7 +199,9 @@ func (r *run) userList(ctx context.Context, list, search, after string) error {
 		if after, err = nextCursor(resp); err != nil {
 			return fmt.Errorf("okta: %s: %w", endpoint, err)
 		}
-		b.Checkpoint = &record.Checkpoint{List: list, Cursor: after}
+		if list != "" {
+			b.Checkpoint = &record.Checkpoint{List: list, Cursor: after}
+		}
 		if err := r.write(ctx, "users", page, b); err != nil {
 			return err
 		}

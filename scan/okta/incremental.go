@@ -112,39 +112,8 @@ func (r *run) changes(ctx context.Context, from time.Time) error {
 
 // changedUsers reads the users updated after from, page by page.
 func (r *run) changedUsers(ctx context.Context, from time.Time) error {
-	filter := `lastUpdated gt "` + from.UTC().Format("2006-01-02T15:04:05.000Z") + `"`
-	after := ""
-	for page := 1; ; page++ {
-		endpoint := pageEndpoint("/api/v1/users?filter="+filter, page, after)
-		users, resp, err := fetch(ctx, r, endpoint, func(ctx context.Context) ([]okta.User, *okta.APIResponse, error) {
-			req := r.c.api.UserAPI.ListUsers(ctx).Filter(filter).Limit(r.c.usersPageSize)
-			if after != "" {
-				req = req.After(after)
-			}
-			return req.Execute()
-		})
-		if err != nil {
-			return err
-		}
-		b := record.Batch{OktaUsers: make([]record.OktaUser, 0, len(users))}
-		for i := range users {
-			u, err := convertUser(&users[i])
-			if err != nil {
-				return fmt.Errorf("okta: %s: user %d: %w", endpoint, i, err)
-			}
-			b.OktaUsers = append(b.OktaUsers, u)
-		}
-		if after, err = nextCursor(resp); err != nil {
-			return fmt.Errorf("okta: %s: %w", endpoint, err)
-		}
-		if err := r.write(ctx, "changed users", page, b); err != nil {
-			return err
-		}
-		r.add(CountUsers, len(users))
-		if after == "" {
-			return nil
-		}
-	}
+	filter := `lastUpdated gt "` + from.UTC().Format(oktaTime) + `"`
+	return r.userList(ctx, "", userQuery{filter: filter}, "")
 }
 
 // changedAppUsers reads the System Log after from for assignment changes

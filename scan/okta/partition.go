@@ -55,7 +55,7 @@ func (r *run) partitionedUsers(ctx context.Context, plan string) error {
 		if done {
 			continue
 		}
-		g.Go(func() error { return r.userList(gctx, partitionList(search), search, after) })
+		g.Go(func() error { return r.userList(gctx, partitionList(search), userQuery{search: search}, after) })
 	}
 	if err := g.Wait(); err != nil {
 		return err

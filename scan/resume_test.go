@@ -18,8 +18,10 @@ import (
 )
 
 // giveUpFast is the policy of a scan whose server stops answering: a few
-// short attempts, so the test does not wait minutes for a hung request.
-var giveUpFast = retry.Policy{Attempts: 3, Base: 10 * time.Millisecond, Max: 50 * time.Millisecond, AttemptTimeout: 300 * time.Millisecond}
+// short attempts, so the test does not wait minutes for a hung request, yet
+// long enough that a page served slowly on a loaded machine is not taken
+// for a hung one.
+var giveUpFast = retry.Policy{Attempts: 3, Base: 10 * time.Millisecond, Max: 50 * time.Millisecond, AttemptTimeout: 2 * time.Second}
 
 func sourceRun(t *testing.T, runs []record.SourceRun, src record.Source) record.SourceRun {
 	t.Helper()

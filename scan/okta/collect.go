@@ -42,8 +42,10 @@ type run struct {
 	counts map[string]int
 	// serverStart is the earliest Date header of the run's responses.
 	serverStart time.Time
-	requests    *requestCounters
-	retries     atomic.Int64
+	// appIDs are the app instances whose users the run read.
+	appIDs   []string
+	requests *requestCounters
+	retries  atomic.Int64
 }
 
 // Names of the lists the collector checkpoints (record.Checkpoint.List).
@@ -117,6 +119,9 @@ func (r *run) collect(ctx context.Context) error {
 			}
 			appIDs = append(appIDs, ids...)
 		}
+		r.mu.Lock()
+		r.appIDs = appIDs
+		r.mu.Unlock()
 		for _, id := range appIDs {
 			g.Go(func() error { return r.appUsers(ctx, id) })
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -16,8 +17,12 @@ import (
 	"github.com/anchorscan/anchorscan/scan/record"
 )
 
-// syncSince is the Stats.Sync key of the time changes are read from.
-const syncSince = "since"
+// Stats.Sync keys: the time changes are read from, and the app instances
+// whose assignments the records hold.
+const (
+	syncSince = "since"
+	syncApps  = "apps"
+)
 
 // syncMargin is how far before the server's clock at the start of a read the
 // next read starts: the System Log is eventually consistent, and reading a
@@ -67,7 +72,11 @@ func (r *run) sync() map[string]string {
 	if r.serverStart.IsZero() {
 		return nil
 	}
-	return map[string]string{syncSince: r.serverStart.Add(-syncMargin).UTC().Format(time.RFC3339)}
+	apps := slices.Sorted(slices.Values(r.appIDs))
+	return map[string]string{
+		syncSince: r.serverStart.Add(-syncMargin).UTC().Format(time.RFC3339),
+		syncApps:  strings.Join(apps, ","),
+	}
 }
 
 // CollectChanges reads what changed in the org since a read that reported
@@ -86,7 +95,7 @@ func (c *Collector) CollectChanges(ctx context.Context, sink record.Sink, since 
 	}
 	ctx, requests := withRequestCounter(ctx)
 	r := &run{c: c, sink: sink, counts: map[string]int{CountUsers: 0, CountApps: 0, CountAppUsers: 0}, requests: requests}
-	err = r.changes(ctx, from)
+	err = r.changes(ctx, from, since[syncApps])
 	stats := record.Stats{Requests: int(requests.requests.Load()), Counts: r.counts,
 		Retries: int(r.retries.Load() + requests.throttled.Load())}
 	if err == nil {
@@ -95,19 +104,46 @@ func (c *Collector) CollectChanges(ctx context.Context, sink record.Sink, since 
 	return stats, err
 }
 
-func (r *run) changes(ctx context.Context, from time.Time) error {
+func (r *run) changes(ctx context.Context, from time.Time, knownApps string) error {
+	// The apps are read before anything is stored: an app instance added or
+	// removed since has assignments the System Log need not mention, so the
+	// org is then read whole.
+	sink := r.sink
+	held := &heldSink{}
+	r.sink = held
 	var appIDs []string
 	for _, name := range []string{appOffice365, appActiveDirectory} {
 		ids, err := r.apps(ctx, name)
 		if err != nil {
+			r.sink = sink
 			return err
 		}
 		appIDs = append(appIDs, ids...)
 	}
+	r.sink = sink
+	if got := strings.Join(slices.Sorted(slices.Values(appIDs)), ","); got != knownApps {
+		return fmt.Errorf("okta: the app instances changed since the last scan (%q, now %q): %w", knownApps, got, record.ErrResync)
+	}
+	for _, b := range held.batches {
+		if err := sink.Write(ctx, b); err != nil {
+			return fmt.Errorf("okta: storing apps: %w", err)
+		}
+	}
+	r.appIDs = appIDs
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return r.changedUsers(gctx, from) })
 	g.Go(func() error { return r.changedAppUsers(gctx, from, appIDs) })
 	return g.Wait()
+}
+
+// heldSink keeps batches until the caller decides to store them.
+type heldSink struct {
+	batches []record.Batch
+}
+
+func (s *heldSink) Write(_ context.Context, b record.Batch) error {
+	s.batches = append(s.batches, b)
+	return nil
 }
 
 // changedUsers reads the users updated after from, page by page.

@@ -183,6 +183,13 @@ func Read(r io.Reader) (*Plan, error) {
 		FormatVersion *int `json:"formatVersion"`
 	}
 	if err := json.Unmarshal(data, &probe); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			if typeErr.Field == "" {
+				return nil, fmt.Errorf("plan must be a JSON object, file has a JSON %s", typeErr.Value)
+			}
+			return nil, fmt.Errorf("%w: formatVersion must be a number, file has a JSON %s", ErrUnknownVersion, typeErr.Value)
+		}
 		return nil, fmt.Errorf("plan is not valid JSON: %w", err)
 	}
 	if probe.FormatVersion == nil {
@@ -199,10 +206,24 @@ func Read(r io.Reader) (*Plan, error) {
 	}
 	want, err := p.ComputeSeal()
 	if err != nil {
-		return nil, err
+		// JSON decoding accepts values it cannot write back (a time
+		// zone offset of +24:00): no plan anchorscan wrote holds one.
+		return nil, fmt.Errorf("plan: a value cannot be written back as anchorscan writes it: %w", err)
 	}
 	if p.Seal != want {
 		return nil, fmt.Errorf("%w: seal %q, content hashes to %q", ErrAltered, p.Seal, want)
+	}
+	// The seal covers the decoded content, but a reviewer may read the
+	// file: a duplicate key (the last one wins), a key in other case or a
+	// second document after the first would show one thing and apply
+	// another. Only the exact bytes anchorscan writes are accepted.
+	var canonical bytes.Buffer
+	if err := p.Write(&canonical); err != nil {
+		return nil, fmt.Errorf("plan: %w", err)
+	}
+	if !bytes.Equal(data, canonical.Bytes()) {
+		return nil, fmt.Errorf("%w: the seal matches, but the file is not byte for byte what anchorscan wrote "+
+			"(a duplicate or differently cased key, trailing content, or a hand edit); create the plan again", ErrAltered)
 	}
 	return &p, nil
 }

@@ -51,6 +51,21 @@ func TestReadRefusesAlteredOrUnknownPlans(t *testing.T) {
 		{"no format version", func(s string) string { return strings.Replace(s, `"formatVersion": 1,`, ``, 1) }, ErrUnknownVersion, "missing"},
 		{"unknown field", func(s string) string { return strings.Replace(s, `"toolVersion"`, `"extraStep": 1, "toolVersion"`, 1) }, nil, "unknown field"},
 		{"not JSON", func(s string) string { return s[:len(s)/2] }, nil, "not valid JSON"},
+		{"not an object", func(string) string { return "[]" }, nil, "must be a JSON object, file has a JSON array"},
+		{"version as text", func(s string) string {
+			return strings.Replace(s, `"formatVersion": 1`, `"formatVersion": "1"`, 1)
+		}, ErrUnknownVersion, "must be a number, file has a JSON string"},
+		// The seal covers the decoded content; these show a reviewer one
+		// value in the file and apply another.
+		{"duplicate key, the last one wins", func(s string) string {
+			return strings.Replace(s, `"onPremisesImmutableId": "Pqlfffo2uEqbF4UcX9pvFQ=="`,
+				`"onPremisesImmutableId": "SHOWNtoTHEreviewer0000==", "onPremisesImmutableId": "Pqlfffo2uEqbF4UcX9pvFQ=="`, 1)
+		}, ErrAltered, "byte for byte"},
+		{"key in other case", func(s string) string { return strings.Replace(s, `"toolVersion"`, `"ToolVersion"`, 1) }, ErrAltered, "byte for byte"},
+		{"a second document after the plan", func(s string) string { return s + `{"formatVersion": 1}` }, nil, "after top-level value"},
+		{"time zone offset JSON reads but cannot write", func(s string) string {
+			return strings.Replace(s, `"createdAt": "1970-01-01T00:00:00Z"`, `"createdAt": "1970-01-01T00:00:00+24:00"`, 1)
+		}, nil, "cannot be written back"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

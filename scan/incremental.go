@@ -58,7 +58,7 @@ func runIncremental(ctx context.Context, db *store.DB, sources []Source, opts Op
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("incremental snapshot %d: %w", id, err)
 	}
-	return finish(ctx, db, id, runs, nil, opts, now)
+	return finish(ctx, db, id, runs, opts, now)
 }
 
 // incrementalSource reads one source's changes since its run in the base

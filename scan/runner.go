@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -124,18 +125,12 @@ func Run(ctx context.Context, db *store.DB, sources []Source, opts Options) (*Re
 	runs := make([]record.SourceRun, len(sources))
 	var wg sync.WaitGroup
 	errs := make([]error, len(sources))
-	// A fresh scan keeps what it stores for classification; a resumed one
-	// has records from an earlier run only the database holds.
-	var tee *inputTee
-	if !opts.Resume {
-		tee = &inputTee{}
-	}
 	for i, src := range sources {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			if !opts.Resume {
-				runs[i] = collect(ctx, tee.sink(db.SourceSink(id, src.Name())), src, nil, false, opts.OnPage, now, log)
+				runs[i] = collect(ctx, db.SourceSink(id, src.Name()), src, nil, false, opts.OnPage, now, log)
 				return
 			}
 			runs[i], errs[i] = resume(ctx, db, id, src, prev, opts.OnPage, now, log)
@@ -153,67 +148,52 @@ func Run(ctx context.Context, db *store.DB, sources []Source, opts Options) (*Re
 		}
 	}
 
-	return finish(ctx, db, id, runs, tee, opts, now)
+	return finish(ctx, db, id, runs, opts, now)
 }
 
 // finish records how the sources ended and the content hash, and classifies
-// the snapshot: from the records tee kept when it is set, else from the
-// database.
-func finish(ctx context.Context, db *store.DB, id store.SnapshotID, runs []record.SourceRun, tee *inputTee,
+// the snapshot. The hash, a read of every stored record, runs on a reader
+// connection while the records are loaded and classified on the writer's:
+// on two cores that takes the hash off the time after the last page.
+func finish(ctx context.Context, db *store.DB, id store.SnapshotID, runs []record.SourceRun,
 	opts Options, now func() time.Time) (*Result, error) {
 	// The outcome is recorded even when the scan was interrupted, so that an
 	// interrupted snapshot is marked partial rather than left looking fine.
 	finishCtx := context.WithoutCancel(ctx)
-	if tee == nil || ctx.Err() != nil {
+	if ctx.Err() != nil {
 		if err := db.FinishSnapshot(finishCtx, id, runs, now()); err != nil {
 			return nil, fmt.Errorf("finish snapshot %d: %w", id, err)
 		}
-		res := &Result{Snapshot: id, Sources: runs}
-		if err := ctx.Err(); err != nil {
-			return res, fmt.Errorf("scan interrupted: %w", err)
-		}
-		in, err := db.LoadInput(ctx, id)
-		if err != nil {
-			return res, err
-		}
-		res.Findings = classify.Classify(in, opts.Classify)
-		if err := db.SaveFindings(ctx, id, res.Findings); err != nil {
-			return res, err
-		}
-		return res, nil
+		return &Result{Snapshot: id, Sources: runs}, fmt.Errorf("scan interrupted: %w", ctx.Err())
 	}
-	return classifyKept(ctx, db, id, runs, tee.input(opts.OktaOrg), opts, now)
-}
-
-// classifyKept finishes a fresh scan from the records it kept: the content
-// hash, a read of every stored record, runs on a reader connection while the
-// kept records are classified and the findings written, which halves the
-// time after the last page on two cores.
-func classifyKept(ctx context.Context, db *store.DB, id store.SnapshotID, runs []record.SourceRun, in classify.Input,
-	opts Options, now func() time.Time) (*Result, error) {
 	type hashed struct {
 		hash string
 		err  error
 	}
 	hashDone := make(chan hashed, 1)
 	go func() {
-		h, err := db.ContentHash(ctx, id)
+		h, err := db.ContentHash(finishCtx, id)
 		hashDone <- hashed{h, err}
 	}()
-	res := &Result{Snapshot: id, Sources: runs}
-	res.Findings = classify.Classify(in, opts.Classify)
-	saveErr := db.SaveFindings(ctx, id, res.Findings)
+	in, loadErr := db.LoadInput(ctx, id)
 	h := <-hashDone
 	if h.err != nil {
-		// The snapshot is not finished, so nothing may present these
-		// findings as its own; the next scan or resume replaces them.
 		return nil, fmt.Errorf("finish snapshot %d: %w", id, h.err)
 	}
-	if err := db.FinishSnapshotHashed(context.WithoutCancel(ctx), id, runs, now(), h.hash); err != nil {
+	if err := db.FinishSnapshotHashed(finishCtx, id, runs, now(), h.hash); err != nil {
 		return nil, fmt.Errorf("finish snapshot %d: %w", id, err)
 	}
-	if saveErr != nil {
-		return res, saveErr
+	res := &Result{Snapshot: id, Sources: runs}
+	if loadErr != nil {
+		return res, loadErr
+	}
+	res.Findings = classify.Classify(in, opts.Classify)
+	// Every record of the tenant just became garbage, and writing the
+	// findings allocates as much again: collecting now keeps the heap near
+	// what is live instead of letting it grow to twice the records.
+	runtime.GC()
+	if err := db.SaveFindings(ctx, id, res.Findings); err != nil {
+		return res, err
 	}
 	return res, nil
 }

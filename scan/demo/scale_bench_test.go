@@ -2,6 +2,7 @@ package demo
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -118,25 +119,37 @@ func BenchmarkIncremental100k(b *testing.B) {
 	}
 }
 
-// BenchmarkScanLatency100k scans 100,000 identities with 20 ms added to
-// every answer of the three servers, with the Okta users list read as one
-// cursor and as 4 parallel searches. x-single-cursor is the wall time over
-// the API-bound minimum of one cursor per list: the users list's pages
-// (ceil(users/200), the longest chain) times the latency.
+// BenchmarkScanLatency scans with a fixed delay added to every answer of the
+// three servers, with the Okta users list read as one cursor and as 4
+// parallel searches. x-single-cursor is the wall time over the API-bound
+// minimum of one cursor per list: the users list's pages (ceil(users/200),
+// the longest chain) times the delay. 100,000 identities at 20 ms is the
+// issue's case, where this machine's two cores are the limit; 20,000 at
+// 100 ms is closer to a real org's page times, where the API is.
 //
-//	go test -run '^$' -bench ScanLatency100k -benchtime 1x ./scan/demo/
-func BenchmarkScanLatency100k(b *testing.B) {
-	const latency = 20 * time.Millisecond
+//	go test -run '^$' -bench ScanLatency -benchtime 1x ./scan/demo/
+func BenchmarkScanLatency(b *testing.B) {
+	for _, c := range []struct {
+		users   int
+		latency time.Duration
+	}{{100_000, 20 * time.Millisecond}, {20_000, 100 * time.Millisecond}} {
+		b.Run(fmt.Sprintf("users=%d/latency=%s", c.users, c.latency), func(b *testing.B) {
+			benchmarkScanLatency(b, c.users, c.latency)
+		})
+	}
+}
+
+func benchmarkScanLatency(b *testing.B, users int, latency time.Duration) {
 	var faults []sim.Faults
 	for _, srv := range []string{sim.ServerOkta, sim.ServerGraph, sim.ServerLDAP} {
 		faults = append(faults, sim.Faults{Server: srv, Latency: latency})
 	}
-	s := benchSim(b, 100_000, faults)
+	s := benchSim(b, users, faults)
 	var oktaUsers int
 	s.State.Read(func(t *sim.Tenant) { oktaUsers = len(t.Okta.Users) })
 	minimum := time.Duration((oktaUsers+199)/200) * latency
 	for _, partitions := range []int{1, 4} {
-		b.Run("partitions="+string(rune('0'+partitions)), func(b *testing.B) {
+		b.Run(fmt.Sprintf("partitions=%d", partitions), func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
 				db := benchDB(b)

@@ -116,6 +116,15 @@ func (s *changeSink) remove(ctx context.Context, tx *sql.Tx, b *record.Batch) er
 			adGUIDs = append(adGUIDs, g[:])
 		}
 	}
+	if r := b.Removed; r != nil && len(r.OktaAppUsersOf) > 0 {
+		apps := make([]any, len(r.OktaAppUsersOf))
+		for i, id := range r.OktaAppUsersOf {
+			apps[i] = id
+		}
+		if err := deleteIn(ctx, tx, s.id, "okta_app_users", "app_id", apps); err != nil {
+			return err
+		}
+	}
 	if err := deleteIn(ctx, tx, s.id, "okta_users", "id", oktaUsers); err != nil {
 		return err
 	}

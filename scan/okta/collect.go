@@ -42,8 +42,12 @@ type run struct {
 	counts map[string]int
 	// serverStart is the earliest Date header of the run's responses.
 	serverStart time.Time
-	// appIDs are the app instances whose users the run read.
-	appIDs   []string
+	// appIDs are the app instances whose users the run read, appCounts
+	// how many each has (read, or carried over from the last scan).
+	appIDs    []string
+	appCounts map[string]int
+	// since is the position an incremental read started from.
+	since    map[string]string
 	requests *requestCounters
 	retries  atomic.Int64
 }
@@ -123,7 +127,7 @@ func (r *run) collect(ctx context.Context) error {
 		r.appIDs = appIDs
 		r.mu.Unlock()
 		for _, id := range appIDs {
-			g.Go(func() error { return r.appUsers(ctx, id) })
+			g.Go(func() error { return r.appUsers(ctx, id, false) })
 		}
 		return nil
 	})
@@ -412,7 +416,10 @@ func (r *run) immutableIDMapping(ctx context.Context, app *record.OktaApp) error
 	return nil
 }
 
-func (r *run) appUsers(ctx context.Context, appID string) error {
+// appUsers reads the users of one app instance. replace marks the first
+// page as replacing every stored assignment of the app (an incremental read
+// that found listing again cheaper than reading each changed one).
+func (r *run) appUsers(ctx context.Context, appID string, replace bool) error {
 	path := "/api/v1/apps/" + appID + "/users"
 	after, done := r.start(listAppUsers(appID))
 	if done {
@@ -442,10 +449,14 @@ func (r *run) appUsers(ctx context.Context, appID string) error {
 			return fmt.Errorf("okta: %s: %w", endpoint, err)
 		}
 		b.Checkpoint = &record.Checkpoint{List: listAppUsers(appID), Cursor: after}
+		if replace && page == 1 {
+			b.Removed = &record.Removals{OktaAppUsersOf: []string{appID}}
+		}
 		if err := r.write(ctx, "app users", page, b); err != nil {
 			return err
 		}
 		r.add(CountAppUsers, len(users))
+		r.addAppCount(appID, len(users))
 		if after == "" {
 			return nil
 		}

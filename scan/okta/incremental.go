@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -22,7 +23,19 @@ import (
 const (
 	syncSince = "since"
 	syncApps  = "apps"
+	// syncAppCount + app id: the app's assignments, to weigh reading the
+	// changed ones one by one against listing the app again.
+	syncAppCount = "appUsers."
 )
+
+func (r *run) addAppCount(appID string, n int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.appCounts == nil {
+		r.appCounts = map[string]int{}
+	}
+	r.appCounts[appID] += n
+}
 
 // syncMargin is how far before the server's clock at the start of a read the
 // next read starts: the System Log is eventually consistent, and reading a
@@ -73,10 +86,14 @@ func (r *run) sync() map[string]string {
 		return nil
 	}
 	apps := slices.Sorted(slices.Values(r.appIDs))
-	return map[string]string{
+	sync := map[string]string{
 		syncSince: r.serverStart.Add(-syncMargin).UTC().Format(time.RFC3339),
 		syncApps:  strings.Join(apps, ","),
 	}
+	for _, id := range apps {
+		sync[syncAppCount+id] = strconv.Itoa(r.appCounts[id])
+	}
+	return sync
 }
 
 // CollectChanges reads what changed in the org since a read that reported
@@ -95,6 +112,7 @@ func (c *Collector) CollectChanges(ctx context.Context, sink record.Sink, since 
 	}
 	ctx, requests := withRequestCounter(ctx)
 	r := &run{c: c, sink: sink, counts: map[string]int{CountUsers: 0, CountApps: 0, CountAppUsers: 0}, requests: requests}
+	r.since = since
 	err = r.changes(ctx, from, since[syncApps])
 	stats := record.Stats{Requests: int(requests.requests.Load()), Counts: r.counts,
 		Retries: int(r.retries.Load() + requests.throttled.Load())}
@@ -130,6 +148,12 @@ func (r *run) changes(ctx context.Context, from time.Time, knownApps string) err
 		}
 	}
 	r.appIDs = appIDs
+	for _, id := range appIDs {
+		// A count carried over is an estimate until the app is listed
+		// again; it only weighs the cost of the next read.
+		n, _ := strconv.Atoi(r.since[syncAppCount+id])
+		r.addAppCount(id, n)
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return r.changedUsers(gctx, from) })
 	g.Go(func() error { return r.changedAppUsers(gctx, from, appIDs) })
@@ -195,14 +219,40 @@ func (r *run) changedAppUsers(ctx context.Context, from time.Time, appIDs []stri
 			}
 		}
 	}
+	// An app with more changed assignments than pages in its list is
+	// listed again: fewer requests than one per assignment.
+	perApp := map[string]int{}
+	for k, again := range present {
+		if again {
+			perApp[k.AppID]++
+		}
+	}
+	relist := map[string]bool{}
+	r.mu.Lock()
+	for app, n := range perApp {
+		if n > (r.appCounts[app]+int(r.c.appUsersPageSize)-1)/int(r.c.appUsersPageSize) {
+			relist[app] = true
+			r.appCounts[app] = 0 // counted anew as its pages arrive
+		}
+	}
+	r.mu.Unlock()
 	var fetchKeys []record.AppUserKey
 	removed := &record.Removals{}
 	for k, again := range present {
-		if again {
+		switch {
+		case relist[k.AppID]:
+		case again:
 			fetchKeys = append(fetchKeys, k)
-		} else {
+		default:
 			removed.OktaAppUsers = append(removed.OktaAppUsers, k)
 		}
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	for app := range relist {
+		g.Go(func() error { return r.appUsers(gctx, app, true) })
+	}
+	if err := g.Wait(); err != nil {
+		return err
 	}
 	for id := range deletedUsers {
 		removed.OktaUsers = append(removed.OktaUsers, id)

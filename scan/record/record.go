@@ -147,8 +147,11 @@ var ErrResync = errors.New("the change feed cannot continue from the last scan")
 type Removals struct {
 	OktaUsers    []string     // Okta user ids
 	OktaAppUsers []AppUserKey // assignments removed
-	EntraUsers   []string     // Entra object ids
-	ADUsers      [][16]byte   // objectGUIDs of deleted AD objects
+	// OktaAppUsersOf are app instances whose assignments are all replaced:
+	// the batch and the ones after it carry every one of them.
+	OktaAppUsersOf []string
+	EntraUsers     []string   // Entra object ids
+	ADUsers        [][16]byte // objectGUIDs of deleted AD objects
 }
 
 // AppUserKey names an Okta app user: the app instance and the Okta user.
@@ -161,7 +164,7 @@ func (r *Removals) Len() int {
 	if r == nil {
 		return 0
 	}
-	return len(r.OktaUsers) + len(r.OktaAppUsers) + len(r.EntraUsers) + len(r.ADUsers)
+	return len(r.OktaUsers) + len(r.OktaAppUsers) + len(r.OktaAppUsersOf) + len(r.EntraUsers) + len(r.ADUsers)
 }
 
 // Checkpoint is the committed position in one list a source reads.

@@ -31,10 +31,7 @@ func runIncremental(ctx context.Context, db *store.DB, sources []Source, opts Op
 	if opts.OktaOrg != "" && baseSnap.OktaOrg != "" && opts.OktaOrg != baseSnap.OktaOrg {
 		return nil, fmt.Errorf("incremental scan: the newest complete snapshot %d is of Okta org %s, not %s; run a full scan", base, baseSnap.OktaOrg, opts.OktaOrg)
 	}
-	prev := map[record.Source]record.SourceRun{}
-	for _, r := range baseSnap.Sources {
-		prev[r.Source] = r
-	}
+	prev := runsBySource(baseSnap)
 	id, err := db.BeginSnapshot(ctx, opts.ToolVersion, now())
 	if err != nil {
 		return nil, err
@@ -85,12 +82,9 @@ func incrementalSource(ctx context.Context, db *store.DB, base, id store.Snapsho
 	stats, err := inc.CollectChanges(ctx, cs, before.Sync)
 	if errors.Is(err, record.ErrResync) && cs.records.Load() == 0 {
 		log.Info("change feed cannot continue; reading the source whole", "source", name, "reason", err)
-		if err := db.ResetSource(ctx, id, name); err != nil {
-			return record.SourceRun{}, err
-		}
-		full := collect(ctx, db.SourceSink(id, name), src, nil, false, onPage, now, log)
+		full, err := readWhole(ctx, db, id, src, onPage, now, log)
 		full.Requests += stats.Requests
-		return full, nil
+		return full, err
 	}
 	// The copied records are stored, so a feed that fails midway leaves a
 	// partial source, never a failed one.

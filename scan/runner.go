@@ -209,14 +209,10 @@ func reopen(ctx context.Context, db *store.DB) (store.SnapshotID, map[record.Sou
 	if err != nil {
 		return 0, nil, err
 	}
-	prev := map[record.Source]record.SourceRun{}
-	for _, r := range snap.Sources {
-		prev[r.Source] = r
-	}
 	if err := db.ReopenSnapshot(ctx, id); err != nil {
 		return 0, nil, err
 	}
-	return id, prev, nil
+	return id, runsBySource(snap), nil
 }
 
 // resume continues one source of snapshot id. The error is the store's:
@@ -233,10 +229,7 @@ func resume(ctx context.Context, db *store.DB, id store.SnapshotID, src Source, 
 		// Changes applied over copied records have no list positions to
 		// continue from: the source is read whole.
 		log.Info("incremental read did not finish; reading the source whole", "source", name, "snapshot", id)
-		if err := db.ResetSource(ctx, id, name); err != nil {
-			return record.SourceRun{}, err
-		}
-		return collect(ctx, db.SourceSink(id, name), src, nil, false, onPage, now, log), nil
+		return readWhole(ctx, db, id, src, onPage, now, log)
 	}
 	sink := db.SourceSink(id, name)
 	var run record.SourceRun
@@ -265,10 +258,26 @@ func resume(ctx context.Context, db *store.DB, id store.SnapshotID, src Source, 
 		return run, nil
 	}
 	log.Info("source cannot resume a list; reading it again from the start", "source", name, "snapshot", id)
-	if err := db.ResetSource(ctx, id, name); err != nil {
+	return readWhole(ctx, db, id, src, onPage, now, log)
+}
+
+// readWhole deletes what snapshot id holds of src and reads src again from
+// the start.
+func readWhole(ctx context.Context, db *store.DB, id store.SnapshotID, src Source,
+	onPage func(record.Source, int), now func() time.Time, log *slog.Logger) (record.SourceRun, error) {
+	if err := db.ResetSource(ctx, id, src.Name()); err != nil {
 		return record.SourceRun{}, err
 	}
-	return collect(ctx, sink, src, nil, false, onPage, now, log), nil
+	return collect(ctx, db.SourceSink(id, src.Name()), src, nil, false, onPage, now, log), nil
+}
+
+// runsBySource indexes a snapshot's source runs.
+func runsBySource(snap *store.Snapshot) map[record.Source]record.SourceRun {
+	runs := make(map[record.Source]record.SourceRun, len(snap.Sources))
+	for _, r := range snap.Sources {
+		runs[r.Source] = r
+	}
+	return runs
 }
 
 // collect runs one source into sink: from its checkpoints when from is not

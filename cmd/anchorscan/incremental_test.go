@@ -1,40 +1,17 @@
 package main
 
 import (
-	"context"
-	"os"
 	"path/filepath"
 	"regexp"
 	"testing"
-
-	"github.com/anchorscan/anchorscan/scan"
-	"github.com/anchorscan/anchorscan/scan/demo"
-	"github.com/anchorscan/anchorscan/scan/sim"
 )
 
 // `scan --incremental` after a change to 1% of the tenant reads only the
 // changes of every source and ends with the content a full scan reads; with
 // no full scan before it, it says to run one.
 func TestScanIncrementalCLI(t *testing.T) {
-	ctx := context.Background()
-	tenant, err := sim.Generate(sim.GenerateOptions{Users: 2000, Seed: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	servers, err := sim.Start(ctx, sim.NewState(tenant), sim.ServeOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer servers.Close()
-	dir := t.TempDir()
-	caPath := filepath.Join(dir, "ca.pem")
-	if err := os.WriteFile(caPath, servers.CACertPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfgPath := filepath.Join(dir, "anchorscan.yaml")
-	if err := scan.WriteConfig(cfgPath, demo.SimConfig(servers, caPath)); err != nil {
-		t.Fatal(err)
-	}
+	servers, cfgPath := simWithConfig(t, 2000, 4)
+	dir := filepath.Dir(cfgPath)
 	dbPath := filepath.Join(dir, "anchorscan.db")
 
 	if code, _, stderr := runCLI(t, "scan", "--incremental", "--config", cfgPath, "--db", dbPath); code != 1 || !regexp.MustCompile(`run a full scan first`).MatchString(stderr) {

@@ -23,25 +23,8 @@ import (
 // `scan --resume` completes a snapshot whose Okta source stopped halfway to
 // the content of a clean scan, in the same snapshot.
 func TestScanResumeCLI(t *testing.T) {
-	ctx := context.Background()
-	tenant, err := sim.Generate(sim.GenerateOptions{Users: 2000, Seed: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	servers, err := sim.Start(ctx, sim.NewState(tenant), sim.ServeOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer servers.Close()
-	dir := t.TempDir()
-	caPath := filepath.Join(dir, "ca.pem")
-	if err := os.WriteFile(caPath, servers.CACertPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfgPath := filepath.Join(dir, "anchorscan.yaml")
-	if err := scan.WriteConfig(cfgPath, demo.SimConfig(servers, caPath)); err != nil {
-		t.Fatal(err)
-	}
+	servers, cfgPath := simWithConfig(t, 2000, 3)
+	dir := filepath.Dir(cfgPath)
 
 	// A clean scan through the CLI, for the content to compare with.
 	cleanDB := filepath.Join(dir, "clean.db")
@@ -114,6 +97,31 @@ func scanWithShortRetries(t *testing.T, s *sim.Servers, dbPath string) store.Sna
 		}
 	}
 	return res.Snapshot
+}
+
+// simWithConfig serves a generated tenant of users identities and writes a
+// config file that reaches it, trusting its CA, in a new temporary directory.
+func simWithConfig(t *testing.T, users int, seed int64) (*sim.Servers, string) {
+	t.Helper()
+	tenant, err := sim.Generate(sim.GenerateOptions{Users: users, Seed: seed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	servers, err := sim.Start(context.Background(), sim.NewState(tenant), sim.ServeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { servers.Close() })
+	dir := t.TempDir()
+	caPath := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(caPath, servers.CACertPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, "anchorscan.yaml")
+	if err := scan.WriteConfig(cfgPath, demo.SimConfig(servers, caPath)); err != nil {
+		t.Fatal(err)
+	}
+	return servers, cfgPath
 }
 
 func snapshotHash(t *testing.T, dbPath string) string {

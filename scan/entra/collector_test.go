@@ -79,19 +79,7 @@ type fakeGraph struct {
 
 func startGraph(t testing.TB, tenant *sim.Tenant, wrap func(http.Handler) http.Handler) *fakeGraph {
 	t.Helper()
-	var h http.Handler = sim.NewGraphHandler(sim.NewState(tenant), sim.GraphOptions{Token: testToken})
-	if wrap != nil {
-		h = wrap(h)
-	}
-	g := &fakeGraph{}
-	g.Server = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		g.mu.Lock()
-		g.requests = append(g.requests, r.Clone(context.Background()))
-		g.mu.Unlock()
-		h.ServeHTTP(w, r)
-	}))
-	t.Cleanup(g.Close)
-	return g
+	return startGraphState(t, sim.NewState(tenant), wrap)
 }
 
 // received returns the requests whose path is path.

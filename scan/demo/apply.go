@@ -16,7 +16,6 @@ import (
 	"github.com/anchorscan/anchorscan/scan/entra"
 	"github.com/anchorscan/anchorscan/scan/okta"
 	"github.com/anchorscan/anchorscan/scan/sim"
-	"github.com/anchorscan/anchorscan/store"
 )
 
 // ApplyResult is what `demo --apply` did and where its artifacts are.
@@ -74,12 +73,7 @@ func RunApply(ctx context.Context, opts Options) (*ApplyResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, p := range []string{res.DBPath, res.DBPath + "-wal", res.DBPath + "-shm"} {
-		if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
-			return nil, fmt.Errorf("remove old demo database: %w", err)
-		}
-	}
-	db, err := store.Open(ctx, res.DBPath)
+	db, err := freshDB(ctx, res.DBPath)
 	if err != nil {
 		return nil, err
 	}

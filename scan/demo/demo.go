@@ -81,13 +81,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		FindingsPath: filepath.Join(opts.OutDir, "findings.json"),
 		Expected:     expected,
 	}
-	// A demo starts from a clean database so its findings are this run's only.
-	for _, p := range []string{res.DBPath, res.DBPath + "-wal", res.DBPath + "-shm"} {
-		if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
-			return nil, fmt.Errorf("remove old demo database: %w", err)
-		}
-	}
-	db, err := store.Open(ctx, res.DBPath)
+	db, err := freshDB(ctx, res.DBPath)
 	if err != nil {
 		return nil, err
 	}
@@ -141,4 +135,15 @@ func SimConfig(s *sim.Servers, caPath string) *scan.Config {
 		Entra: &scan.EntraConfig{TenantID: tenantID, GraphURL: s.GraphURL, Token: s.GraphToken, CAFile: caPath},
 		AD:    &scan.ADConfig{URL: s.LDAPURL, BindDN: s.LDAPBindDN, Password: s.LDAPPassword, CAFile: caPath},
 	}
+}
+
+// freshDB opens a new database at path, removing one left there before: a
+// demo starts clean so that its findings are this run's only.
+func freshDB(ctx context.Context, path string) (*store.DB, error) {
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
+			return nil, fmt.Errorf("remove old demo database: %w", err)
+		}
+	}
+	return store.Open(ctx, path)
 }

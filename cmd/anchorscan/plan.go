@@ -32,30 +32,12 @@ func planCmd(e *env) *cobra.Command {
 				return err
 			}
 			defer db.Close()
-			id := store.SnapshotID(snapshot)
-			if id == 0 {
-				if id, err = db.LatestSnapshot(ctx); err != nil {
-					return fmt.Errorf("%s: %w", dbPath, err)
-				}
-			}
-			snap, err := db.Snapshot(ctx, id)
-			if err != nil {
-				return err
-			}
-			in, err := db.LoadInput(ctx, id)
-			if err != nil {
-				return err
-			}
-			res, err := db.Findings(ctx, id)
-			if err != nil {
-				return err
-			}
-			p, err := plan.Generate(snap, in, res, plan.GenerateOptions{
+			p, err := plan.FromStore(ctx, db, store.SnapshotID(snapshot), plan.GenerateOptions{
 				ToolVersion: toolVersion(), ParkingDomain: parking,
 				Scenarios: scenarios, Only: only, AllowPartial: allowPartial,
 			})
 			if err != nil {
-				return err
+				return fmt.Errorf("%s: %w", dbPath, err)
 			}
 			if err := report.WriteFileAtomic(out, p.Write); err != nil {
 				return err
@@ -65,7 +47,7 @@ func planCmd(e *env) *cobra.Command {
 				steps += len(p.Identities[i].Steps)
 			}
 			fmt.Fprintf(e.stdout, "Plan for snapshot %d: %d identities, %d steps, %d org steps; seal %s\nWrote %s. Review it with: anchorscan plan show %s\n",
-				id, len(p.Identities), steps, len(p.OrgSteps)+len(p.OrgRestore), p.Seal, out, out)
+				p.Snapshot.ID, len(p.Identities), steps, len(p.OrgSteps)+len(p.OrgRestore), p.Seal, out, out)
 			return nil
 		},
 	}

@@ -6,8 +6,6 @@ package plan
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -126,45 +124,6 @@ type Target struct {
 // Value returns a pointer to s, for preconditions.
 func Value(s string) *string { return &s }
 
-// canonical is the plan's JSON with the seal left empty. encoding/json
-// writes struct fields in declaration order and map keys sorted, so the
-// bytes depend only on the content.
-func (p *Plan) canonical() ([]byte, error) {
-	c := *p
-	c.Seal = ""
-	return json.Marshal(&c)
-}
-
-// ComputeSeal returns the seal of p's content.
-func (p *Plan) ComputeSeal() (string, error) {
-	b, err := p.canonical()
-	if err != nil {
-		return "", err
-	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:]), nil
-}
-
-// SealPlan sets p.Seal.
-func (p *Plan) SealPlan() error {
-	s, err := p.ComputeSeal()
-	if err != nil {
-		return err
-	}
-	p.Seal = s
-	return nil
-}
-
-// Write writes the sealed plan as indented JSON.
-func (p *Plan) Write(w io.Writer) error {
-	if p.Seal == "" {
-		return errors.New("plan is not sealed")
-	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", " ")
-	return enc.Encode(p)
-}
-
 // ErrAltered, ErrUnknownVersion: why a plan file was refused.
 var (
 	ErrAltered        = errors.New("plan was altered after it was sealed")
@@ -217,11 +176,11 @@ func Read(r io.Reader) (*Plan, error) {
 	// file: a duplicate key (the last one wins), a key in other case or a
 	// second document after the first would show one thing and apply
 	// another. Only the exact bytes anchorscan writes are accepted.
-	var canonical bytes.Buffer
-	if err := p.Write(&canonical); err != nil {
+	canonical := &matchWriter{want: data}
+	if err := p.Write(canonical); err != nil {
 		return nil, fmt.Errorf("plan: %w", err)
 	}
-	if !bytes.Equal(data, canonical.Bytes()) {
+	if !canonical.matches() {
 		return nil, fmt.Errorf("%w: the seal matches, but the file is not byte for byte what anchorscan wrote "+
 			"(a duplicate or differently cased key, trailing content, or a hand edit); create the plan again", ErrAltered)
 	}

@@ -50,6 +50,14 @@ func startPeakHeap() *peakHeap {
 	return p
 }
 
+// Lap returns the peak since the last Lap (or the start) and starts the
+// next lap from the heap in use now.
+func (p *peakHeap) Lap() uint64 {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return p.peak.Swap(ms.HeapInuse + ms.StackInuse)
+}
+
 func (p *peakHeap) Stop() uint64 {
 	close(p.stop)
 	p.wg.Wait()

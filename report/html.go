@@ -128,18 +128,14 @@ func encodeDetailBlock(d *IdentityData) (dataBlock, error) {
 	if err != nil {
 		return dataBlock{}, fmt.Errorf("encode the detail data of the HTML report: %w", err)
 	}
-	size := len(lookup)
-	for _, r := range d.Details {
-		size += 1 + len(r)
+	raw, compressed, err := d.details.block(lookup)
+	if err != nil {
+		return dataBlock{}, fmt.Errorf("encode the detail data of the HTML report: %w", err)
 	}
-	var buf bytes.Buffer
-	buf.Grow(size)
-	buf.Write(lookup)
-	for _, r := range d.Details {
-		buf.WriteByte('\n')
-		buf.Write(r)
+	if compressed {
+		return dataBlock{Text: template.JS(base64.StdEncoding.EncodeToString(raw)), Encoding: dataGzipBase64}, nil
 	}
-	return packDataBlock("detail", plainLazyLimit, buf.Bytes())
+	return packDataBlock("detail", plainLazyLimit, raw)
 }
 
 // packDataBlock makes raw safe inside a script element, compressing it
@@ -149,7 +145,7 @@ func packDataBlock(name string, limit int, raw []byte) (dataBlock, error) {
 		return dataBlock{Text: template.JS(scriptSafeJSON(raw)), Encoding: dataJSON}, nil
 	}
 	var buf bytes.Buffer
-	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	zw, err := gzip.NewWriterLevel(&buf, gzipLevel)
 	if err != nil {
 		return dataBlock{}, fmt.Errorf("compress the %s data of the HTML report: %w", name, err)
 	}

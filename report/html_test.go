@@ -118,9 +118,18 @@ var (
 // pageData is the identity data read back out of a rendered report, as the
 // report's script reads it, with each block's encoding and raw text.
 type pageData struct {
-	data      IdentityData
+	data      dataText
 	encodings map[string]string
 	texts     map[string]string
+}
+
+// dataText is the identity data as the page's script reads it: the view's
+// IdentityData with each row's detail as its own text.
+type dataText struct {
+	Table   TableData
+	Search  SearchData
+	Lookup  DetailLookup
+	Details []json.RawMessage
 }
 
 // unpackBlock returns a data block's text, inflated when compressed.
@@ -183,9 +192,9 @@ func decodeDataBlocks(t testing.TB, page string) *pageData {
 
 // dataRoundTrip is what the page's script receives: the view's data after a
 // trip through JSON, so numbers are float64 as they would be in JavaScript.
-func dataRoundTrip(t testing.TB, d *IdentityData) *IdentityData {
+func dataRoundTrip(t testing.TB, d *IdentityData) *dataText {
 	t.Helper()
-	var out IdentityData
+	var out dataText
 	for _, part := range []struct{ in, out any }{{d.Table, &out.Table}, {d.Search, &out.Search}, {d.Lookup, &out.Lookup}} {
 		raw, err := json.Marshal(part.in)
 		if err != nil {
@@ -195,7 +204,11 @@ func dataRoundTrip(t testing.TB, d *IdentityData) *IdentityData {
 			t.Fatal(err)
 		}
 	}
-	out.Details = d.Details
+	details, err := d.details.lines()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.Details = details
 	return &out
 }
 
@@ -460,7 +473,7 @@ func TestWriteHTMLCompressesLargeBlocks(t *testing.T) {
 
 // rowField reads string field k of row i as the report's script does,
 // following a number to the field it names.
-func rowField(d *IdentityData, i, k int) string {
+func rowField(d *dataText, i, k int) string {
 	if k == fieldDomain {
 		return d.Table.Domains[d.Table.Domain[i]]
 	}
@@ -469,7 +482,7 @@ func rowField(d *IdentityData, i, k int) string {
 }
 
 // resolveField reads a string value of row i: the string, or the field it names.
-func resolveField(d *IdentityData, i int, v any) string {
+func resolveField(d *dataText, i int, v any) string {
 	switch x := v.(type) {
 	case string:
 		return x
@@ -482,7 +495,7 @@ func resolveField(d *IdentityData, i int, v any) string {
 }
 
 // detailOf parses a row's detail, as the report's script does on opening it.
-func detailOf(t testing.TB, d *IdentityData, i int) []any {
+func detailOf(t testing.TB, d *dataText, i int) []any {
 	t.Helper()
 	var det []any
 	if err := json.Unmarshal(d.Details[i], &det); err != nil {
@@ -495,7 +508,7 @@ func detailOf(t testing.TB, d *IdentityData, i int) []any {
 }
 
 // explanationOf fills row i's fields into its explanation's template.
-func explanationOf(t testing.TB, d *IdentityData, i int) string {
+func explanationOf(t testing.TB, d *dataText, i int) string {
 	t.Helper()
 	var b strings.Builder
 	for _, p := range d.Lookup.Explanations[int(detailOf(t, d, i)[detailExplanation].(float64))] {
@@ -509,7 +522,7 @@ func explanationOf(t testing.TB, d *IdentityData, i int) string {
 }
 
 // candidateGUID reads a decoded GUID as the script does.
-func candidateGUID(t testing.TB, d *IdentityData, i int, value string, g any) string {
+func candidateGUID(t testing.TB, d *dataText, i int, value string, g any) string {
 	t.Helper()
 	if n, ok := g.(float64); ok && (n == guidLittleEndian || n == guidBigEndian) {
 		le, be, ok := base64GUIDs(value)

@@ -1,7 +1,10 @@
 package report
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 
 	"github.com/anchorscan/anchorscan/scan/classify"
@@ -40,7 +43,56 @@ func WriteFindingsJSON(w io.Writer, snap *store.Snapshot, res classify.Result) e
 	if doc.OrgFindings == nil {
 		doc.OrgFindings = []classify.OrgFinding{}
 	}
-	enc := json.NewEncoder(w)
+	// A million identities are over a gigabyte of JSON: the list is
+	// written one identity at a time into the document's place for it,
+	// with the bytes an Encoder writes for the whole document.
+	list := doc.Identities
+	doc.Identities = []classify.Finding{}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", " ")
-	return enc.Encode(doc)
+	if err := enc.Encode(doc); err != nil {
+		return err
+	}
+	frame := buf.Bytes()
+	i := bytes.Index(frame, emptyIdentities)
+	if i < 0 {
+		return errors.New("findings.json: the identities are not where the format puts them")
+	}
+	open := i + len(emptyIdentities) - len("],")
+	head, tail := frame[:open], frame[open:]
+	if _, err := w.Write(head); err != nil {
+		return err
+	}
+	var item bytes.Buffer
+	for i := range list {
+		b, err := json.Marshal(&list[i])
+		if err != nil {
+			return fmt.Errorf("findings.json: identity %q: %w", list[i].UPN, err)
+		}
+		item.Reset()
+		if i > 0 {
+			item.WriteByte(',')
+		}
+		// An identity sits two levels deep: the document, then its list.
+		item.WriteString("\n  ")
+		if err := json.Indent(&item, b, "  ", " "); err != nil {
+			return err
+		}
+		if _, err := w.Write(item.Bytes()); err != nil {
+			return err
+		}
+	}
+	if len(list) > 0 {
+		if _, err := io.WriteString(w, "\n "); err != nil {
+			return err
+		}
+	}
+	_, err := w.Write(tail)
+	return err
 }
+
+// emptyIdentities is the empty identity list as the indented document
+// holds it. It cannot occur inside a string value, where the newline and
+// the quotes would be escaped.
+var emptyIdentities = []byte("\n \"identities\": [],")

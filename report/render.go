@@ -7,9 +7,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 
+	"github.com/anchorscan/anchorscan/scan/classify"
 	"github.com/anchorscan/anchorscan/store"
 )
 
@@ -58,9 +60,18 @@ func Render(ctx context.Context, db *store.DB, opts RenderOptions) (map[string]s
 	if err != nil {
 		return nil, err
 	}
-	res, err := db.Findings(ctx, id)
-	if err != nil {
-		return nil, err
+	// The whole list of findings is read only for what needs it at once
+	// (JSON, Excel, drift); the HTML view reads them one at a time.
+	var res classify.Result
+	loaded := false
+	findings := func() (classify.Result, error) {
+		if loaded {
+			return res, nil
+		}
+		var err error
+		res, err = db.Findings(ctx, id)
+		loaded = err == nil
+		return res, err
 	}
 	var drift []DriftEntry
 	if opts.Compare != 0 {
@@ -74,27 +85,44 @@ func Render(ctx context.Context, db *store.DB, opts RenderOptions) (map[string]s
 		if _, err := db.Snapshot(ctx, opts.Compare); err != nil {
 			return nil, err
 		}
-		drift = Drift(before, res)
+		after, err := findings()
+		if err != nil {
+			return nil, err
+		}
+		drift = Drift(before, after)
 	}
 	if err := os.MkdirAll(opts.OutDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create report directory: %w", err)
 	}
 	paths := map[string]string{}
-	for _, f := range formats {
+	// HTML first: it reads the records and streams the findings, so it
+	// runs before the whole list is held for the other formats.
+	order := formats
+	if i := slices.Index(formats, "html"); i > 0 {
+		order = append([]string{"html"}, slices.Delete(slices.Clone(formats), i, i+1)...)
+	}
+	for _, f := range order {
 		var write func(io.Writer) error
 		switch f {
 		case "json":
+			res, err := findings()
+			if err != nil {
+				return nil, err
+			}
 			write = func(w io.Writer) error { return WriteFindingsJSON(w, snap, res) }
 		case "xlsx":
+			res, err := findings()
+			if err != nil {
+				return nil, err
+			}
 			write = func(w io.Writer) error {
 				return WriteXLSX(w, XLSXInput{Snapshot: snap, Findings: res, Plan: opts.Plan, Drift: drift})
 			}
 		case "html":
-			in, err := db.LoadInput(ctx, id)
+			v, err := streamView(ctx, db, snap, ViewOptions{Title: opts.Title, Steps: opts.Steps, PlanHash: opts.PlanHash, Drift: drift, Journal: opts.Journal})
 			if err != nil {
 				return nil, err
 			}
-			v := BuildView(snap, res, in, ViewOptions{Title: opts.Title, Steps: opts.Steps, PlanHash: opts.PlanHash, Drift: drift, Journal: opts.Journal})
 			write = func(w io.Writer) error { return WriteHTML(w, v) }
 		}
 		name := map[string]string{"json": "findings.json", "xlsx": "report.xlsx", "html": "report.html"}[f]
@@ -103,6 +131,28 @@ func Render(ctx context.Context, db *store.DB, opts RenderOptions) (map[string]s
 			return nil, err
 		}
 		paths[f] = path
+		// What one format built is garbage before the next begins: a
+		// collection now keeps the next from growing the heap past it.
+		runtime.GC()
 	}
 	return paths, nil
+}
+
+// streamView builds the HTML view of a snapshot reading its findings one
+// at a time: with the records it needs for the detail, holding every
+// finding too would double what a large snapshot takes.
+func streamView(ctx context.Context, db *store.DB, snap *store.Snapshot, opts ViewOptions) (*View, error) {
+	org, err := db.OrgFindings(ctx, snap.ID)
+	if err != nil {
+		return nil, err
+	}
+	in, err := db.LoadInput(ctx, snap.ID)
+	if err != nil {
+		return nil, err
+	}
+	b := NewViewBuilder(snap, org, in, opts)
+	if err := db.EachFinding(ctx, snap.ID, b.Add); err != nil {
+		return nil, err
+	}
+	return b.View(), nil
 }

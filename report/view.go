@@ -145,6 +145,28 @@ type ViewOptions struct {
 // its metadata, its findings and the records they were classified from
 // (the records give the identity detail its raw source values).
 func BuildView(snap *store.Snapshot, res classify.Result, in classify.Input, opts ViewOptions) *View {
+	b := NewViewBuilder(snap, res.Org, in, opts)
+	for i := range res.Identities {
+		b.Add(&res.Identities[i])
+	}
+	return b.View()
+}
+
+// ViewBuilder builds a View one finding at a time, so that a report of a
+// million identities never holds them all: what the view keeps of each is
+// its table row and its detail, compressed.
+type ViewBuilder struct {
+	v          *View
+	t          *dataTables
+	ix         *recordIndex
+	steps      map[string][]ViewStep
+	byScenario map[classify.Scenario]int
+	bySeverity map[classify.Severity]int
+}
+
+// NewViewBuilder starts the view of a snapshot with its org findings and
+// the records its findings were classified from.
+func NewViewBuilder(snap *store.Snapshot, org []classify.OrgFinding, in classify.Input, opts ViewOptions) *ViewBuilder {
 	v := &View{
 		Title:       opts.Title,
 		ToolVersion: snap.ToolVersion,
@@ -153,9 +175,7 @@ func BuildView(snap *store.Snapshot, res classify.Result, in classify.Input, opt
 		StartedAt:   formatTime(snap.StartedAt),
 		EndedAt:     formatTime(snap.EndedAt),
 		ContentHash: snap.ContentHash,
-		Total:       len(res.Identities),
-		Org:         res.Org,
-		Drift:       nil,
+		Org:         org,
 		Journal:     opts.Journal,
 		PlanHash:    opts.PlanHash,
 	}
@@ -176,12 +196,28 @@ func BuildView(snap *store.Snapshot, res classify.Result, in classify.Input, opt
 			Errors:   s.Errors,
 		})
 	}
-	v.Scenarios, v.Severities = summarize(res.Identities)
-	v.Chart = buildChart(v.Scenarios)
 	v.Drift, v.DriftCounts = driftView(opts.Drift)
 	v.HasStepsData = len(opts.Steps) > 0
-	v.Data = identityData(res.Identities, in, opts.Steps)
-	return v
+	ix := indexRecords(in)
+	return &ViewBuilder{v: v, t: newDataTables(ix), ix: ix, steps: opts.Steps,
+		byScenario: map[classify.Scenario]int{}, bySeverity: map[classify.Severity]int{}}
+}
+
+// Add adds one identity, after those added before. It keeps nothing of f
+// but strings, so f may be reused once Add returns.
+func (b *ViewBuilder) Add(f *classify.Finding) error {
+	b.v.Total++
+	b.byScenario[f.Scenario]++
+	b.bySeverity[f.Severity]++
+	return b.t.row(f, b.ix, b.steps)
+}
+
+// View returns the view of every identity added.
+func (b *ViewBuilder) View() *View {
+	b.v.Scenarios, b.v.Severities = summarize(b.byScenario, b.bySeverity)
+	b.v.Chart = buildChart(b.v.Scenarios)
+	b.v.Data = b.t.d
+	return b.v
 }
 
 func formatTime(t time.Time) string {
@@ -254,13 +290,9 @@ func tenantFields(snap *store.Snapshot, in classify.Input) []Field {
 
 var severityOrder = []classify.Severity{classify.Critical, classify.High, classify.Medium, classify.Low, classify.Info}
 
-func summarize(ids []classify.Finding) ([]ScenarioCount, []SeverityCount) {
-	byScenario := map[classify.Scenario]int{}
-	bySeverity := map[classify.Severity]int{}
-	for i := range ids {
-		byScenario[ids[i].Scenario]++
-		bySeverity[ids[i].Severity]++
-	}
+// summarize lists the counts of every scenario of the decision table and
+// every severity, in their order; it empties bySeverity.
+func summarize(byScenario map[classify.Scenario]int, bySeverity map[classify.Severity]int) ([]ScenarioCount, []SeverityCount) {
 	var scen []ScenarioCount
 	known := map[classify.Scenario]bool{}
 	for _, r := range classify.Rules() {
@@ -364,7 +396,7 @@ type IdentityData struct {
 	Table   TableData
 	Search  SearchData
 	Lookup  DetailLookup
-	Details []json.RawMessage // one per row, in the table's order
+	details detailLines // one per row, in the table's order
 }
 
 // TableData is the first block: the table's columns.
@@ -521,17 +553,23 @@ func indexRecords(in classify.Input) *recordIndex {
 	return ix
 }
 
+// identityData is the table and detail of ids, as BuildView makes them.
 func identityData(ids []classify.Finding, in classify.Input, steps map[string][]ViewStep) *IdentityData {
-	n := len(ids)
-	d := &IdentityData{
-		Table: TableData{Version: 2,
-			UPN: make([]any, 0, n), Name: make([]any, 0, n), E: make([]any, 0, n), S: make([]any, 0, n),
-			Scenario: make([]int, 0, n), Severity: make([]int, 0, n), Domain: make([]int, 0, n), Sources: make([]int, 0, n)},
-		Search: SearchData{EntraID: make([]any, 0, n), OktaID: make([]any, 0, n), ADGUID: make([]any, 0, n),
-			ADDN: make([]any, 0, n), Expected: make([][]any, 0, n)},
-		Lookup:  DetailLookup{Notes: []string{}, LinkKeys: []string{}, Explanations: [][]any{}},
-		Details: make([]json.RawMessage, 0, n),
+	ix := indexRecords(in)
+	t := newDataTables(ix)
+	for i := range ids {
+		if err := t.row(&ids[i], ix, steps); err != nil {
+			panic(err)
+		}
 	}
+	return t.d
+}
+
+func newDataTables(ix *recordIndex) *dataTables {
+	d := &IdentityData{
+		Lookup: DetailLookup{Notes: []string{}, LinkKeys: []string{}, Explanations: [][]any{}},
+	}
+	d.Table.Version = 2
 	t := &dataTables{d: d, index: map[string]map[string]int{}, formatIx: map[anchor.Format]int{}, appIx: map[string]int{}}
 	for _, r := range classify.Rules() {
 		t.intern("scenario", &d.Table.Scenarios, string(r.Scenario))
@@ -543,14 +581,10 @@ func identityData(ids []classify.Finding, in classify.Input, steps map[string][]
 		t.formatIx[f] = len(d.Lookup.Formats)
 		d.Lookup.Formats = append(d.Lookup.Formats, []string{string(f), f.Label()})
 	}
-	ix := indexRecords(in)
 	for _, id := range slices.Sorted(maps.Keys(ix.apps)) {
 		t.app(id, ix)
 	}
-	for i := range ids {
-		t.row(&ids[i], ix, steps)
-	}
-	return d
+	return t
 }
 
 // rowWriter builds one row, pointing repeated strings back at the
@@ -580,7 +614,7 @@ func (w *rowWriter) field(i int) any {
 	return w.fields[i]
 }
 
-func (t *dataTables) row(f *classify.Finding, ix *recordIndex, steps map[string][]ViewStep) {
+func (t *dataTables) row(f *classify.Finding, ix *recordIndex, steps map[string][]ViewStep) error {
 	d := t.d
 	w := &rowWriter{refs: make(map[string]int, fieldCount)}
 	w.fields = [fieldCount]string{
@@ -660,12 +694,11 @@ func (t *dataTables) row(f *classify.Finding, ix *recordIndex, steps map[string]
 	if s, ok := steps[FindingKey(f)]; ok && len(s) > 0 {
 		detail[detailSteps] = s
 	}
-	// The detail holds only strings, numbers and slices of them.
 	raw, err := json.Marshal(detail)
 	if err != nil {
-		panic(fmt.Sprintf("report: encode the detail of %s: %v", f.UPN, err))
+		return fmt.Errorf("report: encode the detail of %s: %w", f.UPN, err)
 	}
-	d.Details = append(d.Details, raw)
+	return d.details.add(raw)
 }
 
 // minTemplateField is the shortest field value an explanation template

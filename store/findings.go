@@ -62,40 +62,62 @@ func marshalAhead(fs []classify.Finding) (details <-chan string, stop func()) {
 // Findings reads the findings of a snapshot in the order they were saved.
 func (db *DB) Findings(ctx context.Context, id SnapshotID) (classify.Result, error) {
 	var res classify.Result
+	err := db.EachFinding(ctx, id, func(f *classify.Finding) error {
+		res.Identities = append(res.Identities, *f)
+		return nil
+	})
+	if err != nil {
+		return res, err
+	}
+	res.Org, err = db.OrgFindings(ctx, id)
+	return res, err
+}
+
+// EachFinding calls fn with each finding of a snapshot, in the order they
+// were saved, without holding them all: a report of a million identities
+// reads them one at a time. fn must not keep f, which the next call
+// reuses; an error from fn stops the read and is returned.
+func (db *DB) EachFinding(ctx context.Context, id SnapshotID, fn func(f *classify.Finding) error) error {
 	rows, err := db.sql.QueryContext(ctx, `SELECT detail FROM findings WHERE snapshot_id = ? ORDER BY seq`, id)
 	if err != nil {
-		return res, fmt.Errorf("read findings of snapshot %d: %w", id, err)
+		return fmt.Errorf("read findings of snapshot %d: %w", id, err)
+	}
+	defer rows.Close()
+	var f classify.Finding
+	var detail []byte
+	for n := 0; rows.Next(); n++ {
+		if err := rows.Scan(&detail); err != nil {
+			return err
+		}
+		f = classify.Finding{}
+		if err := json.Unmarshal(detail, &f); err != nil {
+			return fmt.Errorf("snapshot %d: finding %d is corrupt: %w", id, n, err)
+		}
+		if err := fn(&f); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// OrgFindings reads the tenant-wide findings of a snapshot, by code.
+func (db *DB) OrgFindings(ctx context.Context, id SnapshotID) ([]classify.OrgFinding, error) {
+	var out []classify.OrgFinding
+	rows, err := db.sql.QueryContext(ctx, `SELECT code, severity, explanation FROM org_findings WHERE snapshot_id = ? ORDER BY code`, id)
+	if err != nil {
+		return nil, fmt.Errorf("read org findings of snapshot %d: %w", id, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var detail []byte
-		if err := rows.Scan(&detail); err != nil {
-			return res, err
-		}
-		var f classify.Finding
-		if err := json.Unmarshal(detail, &f); err != nil {
-			return res, fmt.Errorf("snapshot %d: finding %d is corrupt: %w", id, len(res.Identities), err)
-		}
-		res.Identities = append(res.Identities, f)
-	}
-	if err := rows.Err(); err != nil {
-		return res, err
-	}
-	orgRows, err := db.sql.QueryContext(ctx, `SELECT code, severity, explanation FROM org_findings WHERE snapshot_id = ? ORDER BY code`, id)
-	if err != nil {
-		return res, fmt.Errorf("read org findings of snapshot %d: %w", id, err)
-	}
-	defer orgRows.Close()
-	for orgRows.Next() {
 		var o classify.OrgFinding
 		var code, sev string
-		if err := orgRows.Scan(&code, &sev, &o.Explanation); err != nil {
-			return res, err
+		if err := rows.Scan(&code, &sev, &o.Explanation); err != nil {
+			return nil, err
 		}
 		o.Code, o.Severity = classify.OrgCode(code), classify.Severity(sev)
-		res.Org = append(res.Org, o)
+		out = append(out, o)
 	}
-	return res, orgRows.Err()
+	return out, rows.Err()
 }
 
 // AnchorHolder is a record that holds an ImmutableID value.

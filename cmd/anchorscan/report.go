@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/spf13/cobra"
@@ -36,7 +37,15 @@ always renders the same report. --compare adds the drift from an earlier snapsho
 				} else if int64(opts.Snapshot) != p.Snapshot.ID {
 					return fmt.Errorf("plan %s was made from snapshot %d, not %d", planPath, p.Snapshot.ID, opts.Snapshot)
 				}
-				opts.Steps, opts.PlanHash, opts.Plan = p.ReportSteps(), p.Seal, p.Workbook()
+				// Each view of the plan is as large as the plan: only the
+				// formats that show it get one.
+				opts.PlanHash = p.Seal
+				if wants(opts.Formats, "html") {
+					opts.Steps = p.ReportSteps()
+				}
+				if wants(opts.Formats, "xlsx") {
+					opts.Plan = p.Workbook()
+				}
 			}
 			db, err := store.OpenReadOnly(cmd.Context(), dbPath)
 			if err != nil {
@@ -67,4 +76,10 @@ always renders the same report. --compare adds the drift from an earlier snapsho
 	f.StringVar(&opts.Title, "title", "", "report title")
 	f.StringVar(&planPath, "plan", "", "a plan file: show its steps per identity and add the Plan sheet with the Approve column")
 	return cmd
+}
+
+// wants reports whether the --format list asks for format; an empty list
+// asks for all.
+func wants(formats []string, format string) bool {
+	return len(formats) == 0 || slices.Contains(formats, format)
 }

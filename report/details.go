@@ -1,0 +1,144 @@
+package report
+
+import (
+	"bytes"
+	"compress/flate"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"hash/crc32"
+	"io"
+)
+
+// gzipLevel is the compression of the data blocks: they are written once
+// and read by every browser that opens the report.
+const gzipLevel = flate.BestCompression
+
+// detailLines holds every row's detail text, in order, for the detail
+// block, which is the lookup tables' line followed by one line per row.
+// The lookup tables are complete only after the last row, so the lines
+// cannot be written out as they come; held as they are, a million of them
+// take a gigabyte. Past plainLazyLimit they are therefore kept compressed
+// as raw DEFLATE, and the block's gzip member is put together at the end:
+// the lookup line, compressed and flushed to a byte boundary, then the
+// rows' stream as it is (a DEFLATE stream may continue at any block
+// boundary, and the rows refer back only within themselves).
+type detailLines struct {
+	n     int
+	size  int64        // bytes of the lines, each with its leading '\n'
+	plain bytes.Buffer // the lines while they are small
+	z     bytes.Buffer // raw DEFLATE of the lines, once they are not
+	zw    *flate.Writer
+}
+
+func (d *detailLines) add(line []byte) error {
+	d.n++
+	d.size += int64(1 + len(line))
+	if d.zw == nil {
+		d.plain.WriteByte('\n')
+		d.plain.Write(line)
+		if d.plain.Len() <= plainLazyLimit {
+			return nil
+		}
+		zw, err := flate.NewWriter(&d.z, gzipLevel)
+		if err != nil {
+			return err
+		}
+		d.zw = zw
+		_, err = d.zw.Write(d.plain.Bytes())
+		d.plain = bytes.Buffer{}
+		return err
+	}
+	if _, err := d.zw.Write([]byte{'\n'}); err != nil {
+		return err
+	}
+	_, err := d.zw.Write(line)
+	return err
+}
+
+// block returns the detail block's content: plain JSON text when the lines
+// stayed small, else a gzip member.
+func (d *detailLines) block(lookup []byte) (raw []byte, compressed bool, err error) {
+	if d.zw == nil {
+		return append(lookup, d.plain.Bytes()...), false, nil
+	}
+	if err := d.flush(); err != nil {
+		return nil, false, err
+	}
+	// The gzip trailer's CRC covers the whole text, the lookup first; the
+	// rows' part is read back from their stream for it.
+	crc := &crcWriter{sum: crc32.ChecksumIEEE(lookup)}
+	n, err := io.Copy(crc, flate.NewReader(d.stream()))
+	if err != nil {
+		return nil, false, fmt.Errorf("read back the compressed details: %w", err)
+	}
+	if n != d.size {
+		return nil, false, fmt.Errorf("read back %d bytes of compressed details, want %d", n, d.size)
+	}
+
+	var out bytes.Buffer
+	out.Grow(d.z.Len() + len(lookup)/4 + 64)
+	// RFC 1952 header: magic, deflate, no flags, no time, max compression
+	// (as gzip writes for level 9), unknown OS.
+	out.Write([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 2, 255})
+	lw, err := flate.NewWriter(&out, gzipLevel)
+	if err != nil {
+		return nil, false, err
+	}
+	if _, err := lw.Write(lookup); err != nil {
+		return nil, false, err
+	}
+	// Flush ends the lookup's part on a byte boundary without a final
+	// block; the rows' stream carries the final one.
+	if err := lw.Flush(); err != nil {
+		return nil, false, err
+	}
+	if _, err := io.Copy(&out, d.stream()); err != nil {
+		return nil, false, err
+	}
+	var trailer [8]byte
+	binary.LittleEndian.PutUint32(trailer[:4], crc.sum)
+	binary.LittleEndian.PutUint32(trailer[4:], uint32(int64(len(lookup))+d.size))
+	out.Write(trailer[:])
+	return out.Bytes(), true, nil
+}
+
+// finalEmptyBlock ends a DEFLATE stream after a flush: an empty block
+// with fixed codes and the final bit set.
+var finalEmptyBlock = []byte{0x03, 0x00}
+
+// flush brings the compressed lines up to date. The writer is flushed
+// rather than closed, so a view can be rendered more than once.
+func (d *detailLines) flush() error { return d.zw.Flush() }
+
+// stream reads the lines' DEFLATE stream as of the last flush, ended.
+func (d *detailLines) stream() io.Reader {
+	return io.MultiReader(bytes.NewReader(d.z.Bytes()), bytes.NewReader(finalEmptyBlock))
+}
+
+// crcWriter continues a CRC-32 (IEEE) over what is written to it.
+type crcWriter struct{ sum uint32 }
+
+func (c *crcWriter) Write(b []byte) (int, error) {
+	c.sum = crc32.Update(c.sum, crc32.IEEETable, b)
+	return len(b), nil
+}
+
+// lines returns each row's detail text; tests read the rows back with it.
+func (d *detailLines) lines() ([]json.RawMessage, error) {
+	text := d.plain.Bytes()
+	if d.zw != nil {
+		if err := d.flush(); err != nil {
+			return nil, err
+		}
+		var err error
+		if text, err = io.ReadAll(flate.NewReader(d.stream())); err != nil {
+			return nil, err
+		}
+	}
+	var out []json.RawMessage
+	for _, l := range bytes.Split(text, []byte{'\n'})[1:] {
+		out = append(out, json.RawMessage(l))
+	}
+	return out, nil
+}

@@ -3,11 +3,12 @@ package plan
 import (
 	"context"
 
+	"github.com/anchorscan/anchorscan/scan/classify"
 	"github.com/anchorscan/anchorscan/store"
 )
 
 // FromStore generates the plan of snapshot id (0: the latest) from what db
-// holds: its metadata, records and findings, as Generate reads them.
+// holds: its metadata, its records, and its findings one at a time.
 func FromStore(ctx context.Context, db *store.DB, id store.SnapshotID, opts GenerateOptions) (*Plan, error) {
 	if id == 0 {
 		latest, err := db.LatestSnapshot(ctx)
@@ -24,9 +25,10 @@ func FromStore(ctx context.Context, db *store.DB, id store.SnapshotID, opts Gene
 	if err != nil {
 		return nil, err
 	}
-	res, err := db.Findings(ctx, id)
+	org, err := db.OrgFindings(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	return Generate(snap, in, res, opts)
+	each := func(fn func(*classify.Finding) error) error { return db.EachFinding(ctx, id, fn) }
+	return GenerateEach(snap, in, org, each, opts)
 }

@@ -74,13 +74,30 @@ func IdentityKey(entraUserID, oktaUserID, adObjectGUID string) string {
 // the findings' order; OK and OUT_OF_SCOPE identities are not in the plan.
 // The plan is sealed.
 func Generate(snap *store.Snapshot, in classify.Input, res classify.Result, opts GenerateOptions) (*Plan, error) {
+	each := func(fn func(*classify.Finding) error) error {
+		for i := range res.Identities {
+			if err := fn(&res.Identities[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return GenerateEach(snap, in, res.Org, each, opts)
+}
+
+// GenerateEach is Generate over findings read one at a time: each calls its
+// function with every finding of the snapshot, in order, as
+// store.DB.EachFinding does. A plan holds only the identities it fixes, so
+// planning a million identities need not hold all their findings.
+func GenerateEach(snap *store.Snapshot, in classify.Input, org []classify.OrgFinding,
+	each func(func(*classify.Finding) error) error, opts GenerateOptions) (*Plan, error) {
 	if snap == nil {
 		return nil, errors.New("plan: no snapshot")
 	}
 	if err := checkComplete(snap, opts.AllowPartial); err != nil {
 		return nil, err
 	}
-	keep, err := newFilter(opts, res.Identities)
+	keep, err := newFilter(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -109,18 +126,25 @@ func Generate(snap *store.Snapshot, in classify.Input, res classify.Result, opts
 		Identities: []Identity{},
 	}
 
-	for i := range res.Identities {
-		f := &res.Identities[i]
-		if f.Scenario == classify.OK || f.Scenario == classify.OutOfScope || !keep(f) {
-			continue
+	err = each(func(f *classify.Finding) error {
+		keep.see(f)
+		if f.Scenario == classify.OK || f.Scenario == classify.OutOfScope || !keep.keeps(f) {
+			return nil
 		}
 		id, err := g.identity(f)
 		if err != nil {
-			return nil, fmt.Errorf("plan for %q (%s): %w", f.UPN, f.Scenario, err)
+			return fmt.Errorf("plan for %q (%s): %w", f.UPN, f.Scenario, err)
 		}
 		p.Identities = append(p.Identities, id)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	g.orgFixes(res.Org, len(opts.Scenarios) == 0 && len(opts.Only) == 0)
+	if err := keep.missing(); err != nil {
+		return nil, err
+	}
+	g.orgFixes(org, len(opts.Scenarios) == 0 && len(opts.Only) == 0)
 	p.OrgSteps = append(p.OrgSteps, g.orgSteps...)
 	p.OrgRestore = append(p.OrgRestore, g.orgRestore...)
 	p.OrgReview = g.orgReview
@@ -158,8 +182,8 @@ func checkComplete(snap *store.Snapshot, allowPartial bool) error {
 
 // newFilter validates --scenario and --only and returns the test an
 // identity must pass.
-func newFilter(opts GenerateOptions, findings []classify.Finding) (func(*classify.Finding) bool, error) {
-	scenarios := map[classify.Scenario]bool{}
+func newFilter(opts GenerateOptions) (*filter, error) {
+	fl := &filter{scenarios: map[classify.Scenario]bool{}, only: map[string]bool{}}
 	for _, s := range opts.Scenarios {
 		code := classify.Scenario(strings.ToUpper(strings.TrimSpace(s)))
 		if _, ok := classify.RuleFor(code); !ok {
@@ -168,47 +192,64 @@ func newFilter(opts GenerateOptions, findings []classify.Finding) (func(*classif
 		if code == classify.OK || code == classify.OutOfScope {
 			return nil, fmt.Errorf("--scenario %s: identities of this scenario need no fix", code)
 		}
-		scenarios[code] = true
+		fl.scenarios[code] = true
 	}
-	only := map[string]bool{}
 	for _, u := range opts.Only {
-		only[strings.ToLower(strings.TrimSpace(u))] = false
+		fl.only[strings.ToLower(strings.TrimSpace(u))] = false
 	}
-	if len(only) > 0 {
-		for i := range findings {
-			k := strings.ToLower(findings[i].UPN)
-			if _, ok := only[k]; ok {
-				only[k] = true
-			}
-		}
-		var missing []string
-		for u, found := range only {
-			if !found {
-				missing = append(missing, strconv.Quote(u))
-			}
-		}
-		if len(missing) > 0 {
-			slices.Sort(missing)
-			return nil, fmt.Errorf("--only: no identity of the snapshot has the UPN %s", strings.Join(missing, ", "))
+	return fl, nil
+}
+
+// filter is --scenario and --only: which identities the plan fixes.
+type filter struct {
+	scenarios map[classify.Scenario]bool
+	only      map[string]bool // lower-case UPN → an identity of the snapshot has it
+}
+
+// see notes a finding of the snapshot, whether or not the plan fixes it.
+func (fl *filter) see(f *classify.Finding) {
+	if len(fl.only) > 0 {
+		k := strings.ToLower(f.UPN)
+		if _, ok := fl.only[k]; ok {
+			fl.only[k] = true
 		}
 	}
-	return func(f *classify.Finding) bool {
-		if len(scenarios) > 0 && !scenarios[f.Scenario] {
+}
+
+func (fl *filter) keeps(f *classify.Finding) bool {
+	if len(fl.scenarios) > 0 && !fl.scenarios[f.Scenario] {
+		return false
+	}
+	if len(fl.only) > 0 {
+		if _, ok := fl.only[strings.ToLower(f.UPN)]; !ok {
 			return false
 		}
-		if len(only) > 0 {
-			if _, ok := only[strings.ToLower(f.UPN)]; !ok {
-				return false
-			}
+	}
+	return true
+}
+
+// missing names the --only UPNs no finding seen had.
+func (fl *filter) missing() error {
+	var missing []string
+	for u, found := range fl.only {
+		if !found {
+			missing = append(missing, strconv.Quote(u))
 		}
-		return true
-	}, nil
+	}
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		return fmt.Errorf("--only: no identity of the snapshot has the UPN %s", strings.Join(missing, ", "))
+	}
+	return nil
 }
 
 // generator holds the snapshot's records indexed for step generation, and
 // the org steps identities have asked for so far.
 type generator struct {
-	in          *classify.Input
+	in *classify.Input
+	// oktaOrder is in.OktaUsers' indexes in id order when the users are
+	// not in that order themselves; empty when they are, nil until known.
+	oktaOrder   []int
 	parking     string
 	defaultO365 string
 	o365        map[string]*record.OktaApp       // by app id
@@ -614,12 +655,39 @@ func oktaAssignStep(userID, appID, userName, immutableID string, licenses, roles
 }
 
 func oktaLogin(g *generator, f *classify.Finding) string {
-	for i := range g.in.OktaUsers {
-		if g.in.OktaUsers[i].ID == f.OktaUserID {
-			return g.in.OktaUsers[i].Login
-		}
+	if u := g.oktaUser(f.OktaUserID); u != nil {
+		return u.Login
 	}
 	return f.UPN
+}
+
+// oktaUser returns the Okta user with id, or nil. The store loads users in
+// id order, so a binary search finds one without an index of a million
+// entries; input in any other order gets the index, once.
+func (g *generator) oktaUser(id string) *record.OktaUser {
+	users := g.in.OktaUsers
+	byID := func(u record.OktaUser, id string) int { return strings.Compare(u.ID, id) }
+	if g.oktaOrder == nil {
+		if slices.IsSortedFunc(users, func(a, b record.OktaUser) int { return strings.Compare(a.ID, b.ID) }) {
+			g.oktaOrder = []int{}
+		} else {
+			g.oktaOrder = make([]int, len(users))
+			for i := range g.oktaOrder {
+				g.oktaOrder[i] = i
+			}
+			slices.SortStableFunc(g.oktaOrder, func(a, b int) int { return strings.Compare(users[a].ID, users[b].ID) })
+		}
+	}
+	if len(g.oktaOrder) == 0 {
+		if i, ok := slices.BinarySearchFunc(users, id, byID); ok {
+			return &users[i]
+		}
+		return nil
+	}
+	if i, ok := slices.BinarySearchFunc(g.oktaOrder, id, func(k int, id string) int { return byID(users[k], id) }); ok {
+		return &users[g.oktaOrder[i]]
+	}
+	return nil
 }
 
 // reassign is OKTA_ASSIGNMENT_STALE's fix: Okta keeps the value it computed

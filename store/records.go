@@ -266,6 +266,30 @@ func (db *DB) LoadInput(ctx context.Context, id SnapshotID) (classify.Input, err
 		return in, err
 	}
 	in.OktaOrgURL = snap.OktaOrg
+	// The long lists are sized before they are read: grown by append, a
+	// list of a million records passes through copies of itself.
+	counts := map[string]int{}
+	for _, t := range []string{"okta_users", "okta_app_users", "entra_users", "ad_users"} {
+		var n int
+		if err := db.sql.QueryRowContext(ctx, "SELECT count(*) FROM "+t+" WHERE snapshot_id = ?", id).Scan(&n); err != nil {
+			return in, fmt.Errorf("count %s: %w", t, err)
+		}
+		counts[t] = n
+	}
+	// An empty table stays a nil list, as it always was.
+	if n := counts["okta_users"]; n > 0 {
+		in.OktaUsers = make([]record.OktaUser, 0, n)
+	}
+	if n := counts["okta_app_users"]; n > 0 {
+		in.OktaAppUsers = make([]record.OktaAppUser, 0, n)
+	}
+	if n := counts["entra_users"]; n > 0 {
+		in.EntraUsers = make([]record.EntraUser, 0, n)
+	}
+	if n := counts["ad_users"]; n > 0 {
+		in.ADUsers = make([]record.ADUser, 0, n)
+	}
+	share := newSharer()
 	load := func(table, columns string, keys int, scan func(*sql.Rows) error) error {
 		rows, err := db.sql.QueryContext(ctx, "SELECT "+columns+" FROM "+table+" WHERE snapshot_id = ? ORDER BY "+orderBy(columns, keys), id)
 		if err != nil {
@@ -283,6 +307,7 @@ func (db *DB) LoadInput(ctx context.Context, id SnapshotID) (classify.Input, err
 	err = load(t[0].name, t[0].columns, t[0].keys, func(r *sql.Rows) error {
 		var u record.OktaUser
 		err := r.Scan(&u.ID, &u.Status, &u.Login, &u.Email, &u.FirstName, &u.LastName)
+		u.Status = share.value(u.Status)
 		in.OktaUsers = append(in.OktaUsers, u)
 		return err
 	})
@@ -301,12 +326,14 @@ func (db *DB) LoadInput(ctx context.Context, id SnapshotID) (classify.Input, err
 			if err := r.Scan(&u.AppID, &u.UserID, &u.ExternalID, &u.UserName, &u.Status, &u.SyncState, &u.ImmutableID, &lic, &roles); err != nil {
 				return err
 			}
-			if err := json.Unmarshal([]byte(lic), &u.Licenses); err != nil {
+			var err error
+			if u.Licenses, err = share.list(lic); err != nil {
 				return fmt.Errorf("app user %s licenses: %w", u.UserID, err)
 			}
-			if err := json.Unmarshal([]byte(roles), &u.Roles); err != nil {
+			if u.Roles, err = share.list(roles); err != nil {
 				return fmt.Errorf("app user %s roles: %w", u.UserID, err)
 			}
+			u.AppID, u.Status, u.SyncState = share.value(u.AppID), share.value(u.Status), share.value(u.SyncState)
 			in.OktaAppUsers = append(in.OktaAppUsers, u)
 			return nil
 		})
@@ -329,6 +356,7 @@ func (db *DB) LoadInput(ctx context.Context, id SnapshotID) (classify.Input, err
 			var u record.EntraUser
 			err := r.Scan(&u.ID, &u.UserPrincipalName, &u.DisplayName, &u.Mail, &u.AccountEnabled, &u.UserType, &u.CreationType,
 				&u.ImmutableID, &u.SyncEnabled, &u.SecurityID, &u.OnPremisesDN, &u.OnPremisesSAM)
+			u.UserType, u.CreationType = share.value(u.UserType), share.value(u.CreationType)
 			in.EntraUsers = append(in.EntraUsers, u)
 			return err
 		})
@@ -353,6 +381,7 @@ func (db *DB) LoadInput(ctx context.Context, id SnapshotID) (classify.Input, err
 				return fmt.Errorf("ad user %q: objectGUID has %d bytes, want 16", u.DistinguishedName, len(guid))
 			}
 			copy(u.ObjectGUID[:], guid)
+			u.Domain = share.value(u.Domain)
 			if cg != nil {
 				u.ConsistencyGUID = append([]byte(nil), cg...)
 			}

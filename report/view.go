@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/anchorscan/anchorscan/scan/anchor"
 	"github.com/anchorscan/anchorscan/scan/classify"
@@ -514,43 +515,42 @@ func (t *dataTables) intern(table string, list *[]string, s string) int {
 	return len(*list) - 1
 }
 
+// recordIndex finds the records a row's detail shows. The lists are
+// searched in place (record.Index): the store loads them in key order, and
+// maps of a million records would cost more than the records' own strings.
 type recordIndex struct {
-	entra      map[string]*record.EntraUser
-	okta       map[string]*record.OktaUser
-	appUsers   map[string][]*record.OktaAppUser // by Okta user id
-	apps       map[string]*record.OktaApp
-	adByDN     map[string]*record.ADUser
-	adByAnchor map[string]*record.ADUser // base64 of the raw objectGUID
+	entra    *record.Index[record.EntraUser]
+	okta     *record.Index[record.OktaUser]
+	appUsers *record.Index[record.OktaAppUser] // by Okta user id
+	apps     map[string]*record.OktaApp
+	adByDN   *record.Index[record.ADUser]
+	adByGUID *record.Index[record.ADUser] // by the raw objectGUID bytes
 }
 
 func indexRecords(in classify.Input) *recordIndex {
 	ix := &recordIndex{
-		entra:      make(map[string]*record.EntraUser, len(in.EntraUsers)),
-		okta:       make(map[string]*record.OktaUser, len(in.OktaUsers)),
-		appUsers:   make(map[string][]*record.OktaAppUser, len(in.OktaUsers)),
-		apps:       make(map[string]*record.OktaApp, len(in.OktaApps)),
-		adByDN:     make(map[string]*record.ADUser, len(in.ADUsers)),
-		adByAnchor: make(map[string]*record.ADUser, len(in.ADUsers)),
-	}
-	for i := range in.EntraUsers {
-		ix.entra[in.EntraUsers[i].ID] = &in.EntraUsers[i]
-	}
-	for i := range in.OktaUsers {
-		ix.okta[in.OktaUsers[i].ID] = &in.OktaUsers[i]
-	}
-	for i := range in.OktaAppUsers {
-		au := &in.OktaAppUsers[i]
-		ix.appUsers[au.UserID] = append(ix.appUsers[au.UserID], au)
+		entra:    record.NewIndex(in.EntraUsers, func(u *record.EntraUser) string { return u.ID }),
+		okta:     record.NewIndex(in.OktaUsers, func(u *record.OktaUser) string { return u.ID }),
+		appUsers: record.NewIndex(in.OktaAppUsers, func(u *record.OktaAppUser) string { return u.UserID }),
+		apps:     make(map[string]*record.OktaApp, len(in.OktaApps)),
+		adByDN:   record.NewIndex(in.ADUsers, func(u *record.ADUser) string { return u.DistinguishedName }),
+		// The GUID's bytes viewed as a string, not copied: the records
+		// are not changed while the index is used.
+		adByGUID: record.NewIndex(in.ADUsers, func(u *record.ADUser) string { return unsafe.String(&u.ObjectGUID[0], len(u.ObjectGUID)) }),
 	}
 	for i := range in.OktaApps {
 		ix.apps[in.OktaApps[i].ID] = &in.OktaApps[i]
 	}
-	for i := range in.ADUsers {
-		u := &in.ADUsers[i]
-		ix.adByDN[u.DistinguishedName] = u
-		ix.adByAnchor[base64.StdEncoding.EncodeToString(u.ObjectGUID[:])] = u
-	}
 	return ix
+}
+
+// adByAnchor returns the AD user whose objectGUID's base64 is v exactly.
+func (ix *recordIndex) adByAnchor(v string) *record.ADUser {
+	raw, err := base64.StdEncoding.DecodeString(v)
+	if err != nil || len(raw) != 16 || base64.StdEncoding.EncodeToString(raw) != v {
+		return nil
+	}
+	return ix.adByGUID.Get(string(raw))
 }
 
 // identityData is the table and detail of ids, as BuildView makes them.
@@ -674,11 +674,11 @@ func (t *dataTables) row(f *classify.Finding, ix *recordIndex, steps map[string]
 	}
 	detail[detailAD] = ad
 	detail[detailOkta] = 0
-	if u := ix.okta[f.OktaUserID]; u != nil {
+	if u := ix.okta.Get(f.OktaUserID); u != nil {
 		detail[detailOkta] = t.oktaRecord(w, u, ix, anchors)
 	}
 	detail[detailEntra] = 0
-	if u := ix.entra[f.EntraUserID]; u != nil {
+	if u := ix.entra.Get(f.EntraUserID); u != nil {
 		detail[detailEntra] = entraRecord(w, u)
 		anchors.add(u.ImmutableID)
 	}
@@ -764,19 +764,19 @@ func (t *dataTables) adUsersOf(f *classify.Finding, ix *recordIndex) []*record.A
 			out = append(out, u)
 		}
 	}
-	add(ix.adByDN[f.ADDN])
+	add(ix.adByDN.Get(f.ADDN))
 	for _, l := range f.Evidence {
 		for _, ref := range []string{l.From, l.To} {
 			if dn, ok := strings.CutPrefix(ref, "ad:"); ok {
-				add(ix.adByDN[dn])
+				add(ix.adByDN.Get(dn))
 			}
 		}
 	}
-	for _, au := range ix.appUsers[f.OktaUserID] {
+	ix.appUsers.All(f.OktaUserID, func(au *record.OktaAppUser) {
 		if app := ix.apps[au.AppID]; app != nil && strings.EqualFold(app.Name, "active_directory") {
-			add(ix.adByAnchor[au.ExternalID])
+			add(ix.adByAnchor(au.ExternalID))
 		}
-	}
+	})
 	return out
 }
 
@@ -814,7 +814,7 @@ func (t *dataTables) adRecord(w *rowWriter, u *record.ADUser, anchors *anchorSet
 
 func (t *dataTables) oktaRecord(w *rowWriter, u *record.OktaUser, ix *recordIndex, anchors *anchorSet) []any {
 	var o365, adApps []any
-	for _, au := range ix.appUsers[u.ID] {
+	ix.appUsers.All(u.ID, func(au *record.OktaAppUser) {
 		appIx := t.app(au.AppID, ix)
 		name := ""
 		if app := ix.apps[au.AppID]; app != nil {
@@ -829,7 +829,7 @@ func (t *dataTables) oktaRecord(w *rowWriter, u *record.OktaUser, ix *recordInde
 			anchors.add(au.ExternalID)
 			adApps = append(adApps, []any{appIx, au.Status, w.ref(au.ExternalID), w.ref(au.UserName)})
 		}
-	}
+	})
 	return []any{w.ref(u.Login), w.ref(u.Email), u.Status, u.FirstName, u.LastName, orEmpty(o365), orEmpty(adApps)}
 }
 

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/anchorscan/anchorscan/scan/anchor"
 	"github.com/anchorscan/anchorscan/scan/classify"
@@ -246,18 +247,18 @@ func (fl *filter) missing() error {
 // generator holds the snapshot's records indexed for step generation, and
 // the org steps identities have asked for so far.
 type generator struct {
-	in *classify.Input
-	// oktaOrder is in.OktaUsers' indexes in id order when the users are
-	// not in that order themselves; empty when they are, nil until known.
-	oktaOrder   []int
+	in          *classify.Input
 	parking     string
 	defaultO365 string
-	o365        map[string]*record.OktaApp       // by app id
-	appUsers    map[string][]*record.OktaAppUser // Okta user id → its O365 app users, by app id
-	entra       map[string]*record.EntraUser     // by object id
-	ad          map[string]*record.ADUser        // by lower-case canonical objectGUID
-	domains     map[string]record.EntraDomain    // by lower-case name
-	taken       map[string]bool                  // lower-case UPNs in use or planned
+	o365        map[string]*record.OktaApp // by app id
+	// The record lists are searched in place (record.Index) rather than
+	// copied into maps: a plan of a million identities holds them all.
+	appUsers  *record.Index[record.OktaAppUser] // by Okta user id
+	oktaByID  *record.Index[record.OktaUser]
+	entraByID *record.Index[record.EntraUser]
+	adByGUID  *record.Index[record.ADUser]  // by the raw objectGUID bytes
+	domains   map[string]record.EntraDomain // by lower-case name
+	taken     map[string]bool               // lower-case UPNs in use or planned
 
 	orgSteps, orgRestore, orgReview []Step
 	orgSeen                         map[string]bool
@@ -265,11 +266,14 @@ type generator struct {
 
 func newGenerator(in *classify.Input, parking string) (*generator, error) {
 	g := &generator{
-		in:       in,
-		o365:     map[string]*record.OktaApp{},
-		appUsers: map[string][]*record.OktaAppUser{},
-		entra:    make(map[string]*record.EntraUser, len(in.EntraUsers)),
-		ad:       make(map[string]*record.ADUser, len(in.ADUsers)),
+		in:        in,
+		o365:      map[string]*record.OktaApp{},
+		appUsers:  record.NewIndex(in.OktaAppUsers, func(u *record.OktaAppUser) string { return u.UserID }),
+		oktaByID:  record.NewIndex(in.OktaUsers, func(u *record.OktaUser) string { return u.ID }),
+		entraByID: record.NewIndex(in.EntraUsers, func(u *record.EntraUser) string { return u.ID }),
+		// The GUID's bytes viewed as a string, not copied: the records
+		// are not changed while the plan is made.
+		adByGUID: record.NewIndex(in.ADUsers, func(u *record.ADUser) string { return unsafe.String(&u.ObjectGUID[0], len(u.ObjectGUID)) }),
 		domains:  make(map[string]record.EntraDomain, len(in.EntraDomains)),
 		taken:    make(map[string]bool, len(in.EntraUsers)),
 		orgSeen:  map[string]bool{},
@@ -286,27 +290,8 @@ func newGenerator(in *classify.Input, parking string) (*generator, error) {
 	if len(appIDs) > 0 {
 		g.defaultO365 = appIDs[0]
 	}
-	for i := range in.OktaAppUsers {
-		au := &in.OktaAppUsers[i]
-		if g.o365[au.AppID] != nil {
-			g.appUsers[au.UserID] = append(g.appUsers[au.UserID], au)
-		}
-	}
-	for _, aus := range g.appUsers {
-		slices.SortFunc(aus, func(a, b *record.OktaAppUser) int { return strings.Compare(a.AppID, b.AppID) })
-	}
 	for i := range in.EntraUsers {
-		u := &in.EntraUsers[i]
-		g.entra[u.ID] = u
-		g.taken[strings.ToLower(u.UserPrincipalName)] = true
-	}
-	for i := range in.ADUsers {
-		u := &in.ADUsers[i]
-		guid, err := anchor.FromRaw(u.ObjectGUID[:])
-		if err != nil {
-			return nil, fmt.Errorf("AD user %q: %w", u.DistinguishedName, err)
-		}
-		g.ad[guid.String()] = u
+		g.taken[strings.ToLower(in.EntraUsers[i].UserPrincipalName)] = true
 	}
 	for _, d := range in.EntraDomains {
 		g.domains[strings.ToLower(d.ID)] = d
@@ -358,10 +343,33 @@ func upnDomain(upn string) string {
 	return ""
 }
 
+// o365AppUsers are an Okta user's O365 app users, by app id.
+func (g *generator) o365AppUsers(userID string) []*record.OktaAppUser {
+	var out []*record.OktaAppUser
+	g.appUsers.All(userID, func(au *record.OktaAppUser) {
+		if g.o365[au.AppID] != nil {
+			out = append(out, au)
+		}
+	})
+	slices.SortStableFunc(out, func(a, b *record.OktaAppUser) int { return strings.Compare(a.AppID, b.AppID) })
+	return out
+}
+
+// adUser returns the AD user whose objectGUID is guid, in canonical form
+// in any case.
+func (g *generator) adUser(guid string) *record.ADUser {
+	parsed, err := anchor.ParseGUID(guid)
+	if err != nil || parsed.String() != strings.ToLower(guid) {
+		return nil
+	}
+	raw := parsed.Raw()
+	return g.adByGUID.Get(string(raw[:]))
+}
+
 // o365AppUser is the O365 app user whose immutableId is the finding's S:
 // the one linked to the Entra user when there are several instances.
 func (g *generator) o365AppUser(f *classify.Finding) *record.OktaAppUser {
-	aus := g.appUsers[f.OktaUserID]
+	aus := g.o365AppUsers(f.OktaUserID)
 	if len(aus) == 0 {
 		return nil
 	}
@@ -383,7 +391,7 @@ func (g *generator) o365AppUser(f *classify.Finding) *record.OktaAppUser {
 // user the snapshot does not hold, the first expected value (an AD app
 // user's externalId).
 func (g *generator) adAnchor(f *classify.Finding) string {
-	if u := g.ad[strings.ToLower(f.ADObjectGUID)]; u != nil {
+	if u := g.adUser(f.ADObjectGUID); u != nil {
 		if len(u.ConsistencyGUID) == 16 {
 			if v, err := anchor.ImmutableIDFromRaw(u.ConsistencyGUID); err == nil {
 				return v
@@ -424,7 +432,7 @@ func (g *generator) identity(f *classify.Finding) (Identity, error) {
 	}
 	var eu *record.EntraUser
 	if f.EntraUserID != "" {
-		eu = g.entra[f.EntraUserID]
+		eu = g.entraByID.Get(f.EntraUserID)
 		if eu == nil {
 			return id, fmt.Errorf("its Entra user %s is not among the snapshot's records", f.EntraUserID)
 		}
@@ -655,39 +663,10 @@ func oktaAssignStep(userID, appID, userName, immutableID string, licenses, roles
 }
 
 func oktaLogin(g *generator, f *classify.Finding) string {
-	if u := g.oktaUser(f.OktaUserID); u != nil {
+	if u := g.oktaByID.Get(f.OktaUserID); u != nil {
 		return u.Login
 	}
 	return f.UPN
-}
-
-// oktaUser returns the Okta user with id, or nil. The store loads users in
-// id order, so a binary search finds one without an index of a million
-// entries; input in any other order gets the index, once.
-func (g *generator) oktaUser(id string) *record.OktaUser {
-	users := g.in.OktaUsers
-	byID := func(u record.OktaUser, id string) int { return strings.Compare(u.ID, id) }
-	if g.oktaOrder == nil {
-		if slices.IsSortedFunc(users, func(a, b record.OktaUser) int { return strings.Compare(a.ID, b.ID) }) {
-			g.oktaOrder = []int{}
-		} else {
-			g.oktaOrder = make([]int, len(users))
-			for i := range g.oktaOrder {
-				g.oktaOrder[i] = i
-			}
-			slices.SortStableFunc(g.oktaOrder, func(a, b int) int { return strings.Compare(users[a].ID, users[b].ID) })
-		}
-	}
-	if len(g.oktaOrder) == 0 {
-		if i, ok := slices.BinarySearchFunc(users, id, byID); ok {
-			return &users[i]
-		}
-		return nil
-	}
-	if i, ok := slices.BinarySearchFunc(g.oktaOrder, id, func(k int, id string) int { return byID(users[k], id) }); ok {
-		return &users[g.oktaOrder[i]]
-	}
-	return nil
 }
 
 // reassign is OKTA_ASSIGNMENT_STALE's fix: Okta keeps the value it computed
@@ -776,7 +755,7 @@ func (g *generator) federate(f *classify.Finding, u *record.EntraUser, au *recor
 // would be computed from nothing on the next update.
 func (g *generator) consistencyGUIDStep(f *classify.Finding, au *record.OktaAppUser, E string) (Step, bool) {
 	app := g.o365[au.AppID]
-	u := g.ad[strings.ToLower(f.ADObjectGUID)]
+	u := g.adUser(f.ADObjectGUID)
 	if app == nil || u == nil || len(u.ConsistencyGUID) > 0 ||
 		!strings.Contains(strings.ToLower(app.ImmutableIDExpression), "consistencyguid") {
 		return Step{}, false

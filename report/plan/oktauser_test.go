@@ -14,7 +14,7 @@ func TestOktaUserLookup(t *testing.T) {
 		{ID: "00u1", Login: "second a"}}
 	for name, users := range map[string][]record.OktaUser{"sorted": sorted, "unsorted": unsorted} {
 		t.Run(name, func(t *testing.T) {
-			g := &generator{in: &classify.Input{OktaUsers: users}}
+			g := &generator{in: &classify.Input{OktaUsers: users}, oktaByID: record.NewIndex(users, func(u *record.OktaUser) string { return u.ID })}
 			for i, want := range []string{"a", "b", "c"} {
 				id := fmt.Sprintf("00u%d", i+1)
 				// The first user with the id, as a scan in input order finds.

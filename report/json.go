@@ -28,17 +28,20 @@ type FindingsDoc struct {
 
 // WriteFindingsJSON writes findings.json for a snapshot.
 func WriteFindingsJSON(w io.Writer, snap *store.Snapshot, res classify.Result) error {
+	return WriteFindingsJSONEach(w, snap, res.Org, res.Each)
+}
+
+// WriteFindingsJSONEach writes findings.json from findings read one at a
+// time, in order, as store.DB.EachFinding reads them.
+func WriteFindingsJSONEach(w io.Writer, snap *store.Snapshot, org []classify.OrgFinding, each func(func(*classify.Finding) error) error) error {
 	doc := FindingsDoc{
 		FormatVersion: FindingsFormatVersion,
 		ToolVersion:   snap.ToolVersion,
 		SnapshotID:    int64(snap.ID),
 		ContentHash:   snap.ContentHash,
 		Status:        snap.Status,
-		Identities:    res.Identities,
-		OrgFindings:   res.Org,
-	}
-	if doc.Identities == nil {
-		doc.Identities = []classify.Finding{}
+		Identities:    []classify.Finding{},
+		OrgFindings:   org,
 	}
 	if doc.OrgFindings == nil {
 		doc.OrgFindings = []classify.OrgFinding{}
@@ -46,8 +49,6 @@ func WriteFindingsJSON(w io.Writer, snap *store.Snapshot, res classify.Result) e
 	// A million identities are over a gigabyte of JSON: the list is
 	// written one identity at a time into the document's place for it,
 	// with the bytes an Encoder writes for the whole document.
-	list := doc.Identities
-	doc.Identities = []classify.Finding{}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", " ")
@@ -65,30 +66,34 @@ func WriteFindingsJSON(w io.Writer, snap *store.Snapshot, res classify.Result) e
 		return err
 	}
 	var item bytes.Buffer
-	for i := range list {
-		b, err := json.Marshal(&list[i])
+	n := 0
+	err := each(func(f *classify.Finding) error {
+		b, err := json.Marshal(f)
 		if err != nil {
-			return fmt.Errorf("findings.json: identity %q: %w", list[i].UPN, err)
+			return fmt.Errorf("findings.json: identity %q: %w", f.UPN, err)
 		}
 		item.Reset()
-		if i > 0 {
+		if n > 0 {
 			item.WriteByte(',')
 		}
+		n++
 		// An identity sits two levels deep: the document, then its list.
 		item.WriteString("\n  ")
 		if err := json.Indent(&item, b, "  ", " "); err != nil {
 			return err
 		}
-		if _, err := w.Write(item.Bytes()); err != nil {
-			return err
-		}
+		_, err = w.Write(item.Bytes())
+		return err
+	})
+	if err != nil {
+		return err
 	}
-	if len(list) > 0 {
+	if n > 0 {
 		if _, err := io.WriteString(w, "\n "); err != nil {
 			return err
 		}
 	}
-	_, err := w.Write(tail)
+	_, err = w.Write(tail)
 	return err
 }
 

@@ -60,18 +60,16 @@ func Render(ctx context.Context, db *store.DB, opts RenderOptions) (map[string]s
 	if err != nil {
 		return nil, err
 	}
-	// The whole list of findings is read only for what needs it at once
-	// (JSON, Excel, drift); the HTML view reads them one at a time.
-	var res classify.Result
-	loaded := false
-	findings := func() (classify.Result, error) {
-		if loaded {
-			return res, nil
-		}
-		var err error
-		res, err = db.Findings(ctx, id)
-		loaded = err == nil
-		return res, err
+	// Every format reads the findings one at a time: a million of them
+	// held at once would take gigabytes. Only drift holds both lists.
+	each := func(fn func(*classify.Finding) error) error { return db.EachFinding(ctx, id, fn) }
+	org, err := db.OrgFindings(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	count, err := db.FindingCount(ctx, id)
+	if err != nil {
+		return nil, err
 	}
 	var drift []DriftEntry
 	if opts.Compare != 0 {
@@ -85,7 +83,7 @@ func Render(ctx context.Context, db *store.DB, opts RenderOptions) (map[string]s
 		if _, err := db.Snapshot(ctx, opts.Compare); err != nil {
 			return nil, err
 		}
-		after, err := findings()
+		after, err := db.Findings(ctx, id)
 		if err != nil {
 			return nil, err
 		}
@@ -95,31 +93,18 @@ func Render(ctx context.Context, db *store.DB, opts RenderOptions) (map[string]s
 		return nil, fmt.Errorf("create report directory: %w", err)
 	}
 	paths := map[string]string{}
-	// HTML first: it reads the records and streams the findings, so it
-	// runs before the whole list is held for the other formats.
-	order := formats
-	if i := slices.Index(formats, "html"); i > 0 {
-		order = append([]string{"html"}, slices.Delete(slices.Clone(formats), i, i+1)...)
-	}
-	for _, f := range order {
+	for _, f := range formats {
 		var write func(io.Writer) error
 		switch f {
 		case "json":
-			res, err := findings()
-			if err != nil {
-				return nil, err
-			}
-			write = func(w io.Writer) error { return WriteFindingsJSON(w, snap, res) }
+			write = func(w io.Writer) error { return WriteFindingsJSONEach(w, snap, org, each) }
 		case "xlsx":
-			res, err := findings()
-			if err != nil {
-				return nil, err
-			}
 			write = func(w io.Writer) error {
-				return WriteXLSX(w, XLSXInput{Snapshot: snap, Findings: res, Plan: opts.Plan, Drift: drift})
+				return WriteXLSX(w, XLSXInput{Snapshot: snap, Findings: classify.Result{Org: org},
+					EachFinding: each, FindingCount: count, Plan: opts.Plan, Drift: drift})
 			}
 		case "html":
-			v, err := streamView(ctx, db, snap, ViewOptions{Title: opts.Title, Steps: opts.Steps, PlanHash: opts.PlanHash, Drift: drift, Journal: opts.Journal})
+			v, err := streamView(ctx, db, snap, org, ViewOptions{Title: opts.Title, Steps: opts.Steps, PlanHash: opts.PlanHash, Drift: drift, Journal: opts.Journal})
 			if err != nil {
 				return nil, err
 			}
@@ -141,11 +126,7 @@ func Render(ctx context.Context, db *store.DB, opts RenderOptions) (map[string]s
 // streamView builds the HTML view of a snapshot reading its findings one
 // at a time: with the records it needs for the detail, holding every
 // finding too would double what a large snapshot takes.
-func streamView(ctx context.Context, db *store.DB, snap *store.Snapshot, opts ViewOptions) (*View, error) {
-	org, err := db.OrgFindings(ctx, snap.ID)
-	if err != nil {
-		return nil, err
-	}
+func streamView(ctx context.Context, db *store.DB, snap *store.Snapshot, org []classify.OrgFinding, opts ViewOptions) (*View, error) {
 	in, err := db.LoadInput(ctx, snap.ID)
 	if err != nil {
 		return nil, err

@@ -45,8 +45,23 @@ const (
 type XLSXInput struct {
 	Snapshot *store.Snapshot
 	Findings classify.Result
-	Plan     *XLSXPlan
-	Drift    []DriftEntry
+	// EachFinding, when set, reads the identities' findings one at a time
+	// (as store.DB.EachFinding does) in place of Findings.Identities, and
+	// FindingCount is their number: a workbook of a million identities then
+	// never holds their findings. Findings.Org is used either way.
+	EachFinding  func(fn func(*classify.Finding) error) error
+	FindingCount int
+	Plan         *XLSXPlan
+	Drift        []DriftEntry
+}
+
+// findings returns how many identities in has and a reader of their
+// findings in order.
+func (in *XLSXInput) findings() (int, func(fn func(*classify.Finding) error) error) {
+	if in.EachFinding != nil {
+		return in.FindingCount, in.EachFinding
+	}
+	return len(in.Findings.Identities), in.Findings.Each
 }
 
 // XLSXPlan is the part of a fix plan the Plan sheet shows, one step per row.
@@ -98,6 +113,11 @@ func WriteXLSX(w io.Writer, in XLSXInput) (err error) {
 	if err != nil {
 		return fmt.Errorf("write workbook: %w", err)
 	}
+	// The Findings sheet is written before the Summary sheet, which
+	// counts what it wrote; the Summary stays the first sheet.
+	if err := b.findings(in); err != nil {
+		return fmt.Errorf("write workbook: sheet %s: %w", SheetFindings, err)
+	}
 	if err := b.summary(in); err != nil {
 		return fmt.Errorf("write workbook: sheet %s: %w", SheetSummary, err)
 	}
@@ -106,7 +126,6 @@ func WriteXLSX(w io.Writer, in XLSXInput) (err error) {
 		write func(XLSXInput) error
 		skip  bool
 	}{
-		{SheetFindings, b.findings, false},
 		{SheetOrgFindings, b.orgFindings, false},
 		{SheetPlan, b.plan, in.Plan == nil},
 		{SheetSources, b.sources, false},
@@ -128,15 +147,19 @@ func WriteXLSX(w io.Writer, in XLSXInput) (err error) {
 
 // xlsxBook writes one workbook; it holds the styles every sheet shares.
 type xlsxBook struct {
-	f      *excelize.File
-	header int // bold, shaded, text format
-	bold   int
-	text   int // the Text number format "@"
-	secs   int // a duration in seconds
+	f *excelize.File
+	// What the Findings sheet wrote, for the Summary sheet.
+	identities int
+	byScenario map[classify.Scenario]int
+	bySeverity map[classify.Severity]int
+	header     int // bold, shaded, text format
+	bold       int
+	text       int // the Text number format "@"
+	secs       int // a duration in seconds
 }
 
 func newXLSXBook(f *excelize.File) (*xlsxBook, error) {
-	b := &xlsxBook{f: f}
+	b := &xlsxBook{f: f, byScenario: map[classify.Scenario]int{}, bySeverity: map[classify.Severity]int{}}
 	text := "@"
 	styles := []struct {
 		id    *int
@@ -182,6 +205,9 @@ type xlsxTable struct {
 	// fill writes data row i into row (len(columns) long, reused) and
 	// returns it.
 	fill func(i int, row []any) []any
+	// each, in place of fill, produces the rows rows in order: it fills
+	// row (cleared before each) and passes it to emit.
+	each func(row []any, emit func([]any) error) error
 }
 
 // table writes t through the stream writer. Everything the stream writer
@@ -245,24 +271,43 @@ func (b *xlsxBook) table(t xlsxTable) error {
 	}
 	row := make([]any, len(t.columns))
 	dataRow := excelize.RowOpts{StyleID: b.text}
-	for i := range t.rows {
-		clear(row)
-		values := t.fill(i, row)
+	written := 0
+	emit := func(values []any) error {
+		if written == t.rows {
+			return fmt.Errorf("more than the %d rows the sheet was sized for", t.rows)
+		}
 		for j, v := range values {
 			if s, ok := v.(string); ok && s == "" {
 				values[j] = nil // no cell at all: smaller, and Excel treats it as blank
 			}
 		}
-		cell := "A" + strconv.Itoa(headerRow+1+i)
-		if err := sw.SetRow(cell, values, dataRow); err != nil {
-			return fmt.Errorf("row %d: %w", headerRow+1+i, err)
+		n := headerRow + 1 + written
+		if err := sw.SetRow("A"+strconv.Itoa(n), values, dataRow); err != nil {
+			return fmt.Errorf("row %d: %w", n, err)
 		}
+		written++
+		clear(row)
+		return nil
+	}
+	if t.each != nil {
+		if err := t.each(row, emit); err != nil {
+			return err
+		}
+	} else {
+		for i := range t.rows {
+			if err := emit(t.fill(i, row)); err != nil {
+				return err
+			}
+		}
+	}
+	if written != t.rows {
+		return fmt.Errorf("%d rows written, the sheet was sized for %d", written, t.rows)
 	}
 	return sw.Flush()
 }
 
 func (b *xlsxBook) findings(in XLSXInput) error {
-	ids := in.Findings.Identities
+	count, each := in.findings()
 	return b.table(xlsxTable{
 		name: SheetFindings,
 		columns: []xlsxColumn{
@@ -271,19 +316,23 @@ func (b *xlsxBook) findings(in XLSXInput) error {
 			{"Entra immutableId (E)", 28}, {"Okta immutableId (S)", 28}, {"Expected anchors (X)", 34},
 			{"AD sources", 11}, {"Federated", 10}, {"Assigned", 10}, {"Sync managed", 13}, {"Explanation", 100},
 		},
-		rows: len(ids),
-		fill: func(i int, row []any) []any {
-			f := &ids[i]
-			row[0], row[1] = string(f.Scenario), string(f.Severity)
-			row[2], row[3] = xlsxText(f.UPN), xlsxText(f.DisplayName)
-			row[4], row[5] = xlsxText(f.EntraUserID), xlsxText(f.OktaUserID)
-			row[6], row[7] = xlsxText(f.ADObjectGUID), xlsxText(f.ADDN)
-			row[8], row[9] = xlsxText(f.EntraAnchor), xlsxText(f.OktaAnchor)
-			row[10] = xlsxText(strings.Join(f.ExpectedAnchor, ", "))
-			row[11] = f.ADSources
-			row[12], row[13], row[14] = xlsxYesNo(f.Federated), xlsxYesNo(f.Assigned), xlsxYesNo(f.SyncEnabled)
-			row[15] = xlsxText(f.Explanation)
-			return row
+		rows: count,
+		each: func(row []any, emit func([]any) error) error {
+			return each(func(f *classify.Finding) error {
+				b.identities++
+				b.byScenario[f.Scenario]++
+				b.bySeverity[f.Severity]++
+				row[0], row[1] = string(f.Scenario), string(f.Severity)
+				row[2], row[3] = xlsxText(f.UPN), xlsxText(f.DisplayName)
+				row[4], row[5] = xlsxText(f.EntraUserID), xlsxText(f.OktaUserID)
+				row[6], row[7] = xlsxText(f.ADObjectGUID), xlsxText(f.ADDN)
+				row[8], row[9] = xlsxText(f.EntraAnchor), xlsxText(f.OktaAnchor)
+				row[10] = xlsxText(strings.Join(f.ExpectedAnchor, ", "))
+				row[11] = f.ADSources
+				row[12], row[13], row[14] = xlsxYesNo(f.Federated), xlsxYesNo(f.Assigned), xlsxYesNo(f.SyncEnabled)
+				row[15] = xlsxText(f.Explanation)
+				return emit(row)
+			})
 		},
 	})
 }
@@ -421,7 +470,7 @@ func (b *xlsxBook) summary(in XLSXInput) error {
 		{"Okta org", xlsxText(snap.OktaOrg)},
 		{"Entra tenant", xlsxText(snap.EntraTenant)},
 		{"AD domains", xlsxText(strings.Join(snap.ADDomains, ", "))},
-		{"Identities", strconv.Itoa(len(in.Findings.Identities))},
+		{"Identities", strconv.Itoa(b.identities)},
 		{"Org findings", strconv.Itoa(len(in.Findings.Org))},
 	}
 	if in.Plan != nil {
@@ -437,12 +486,7 @@ func (b *xlsxBook) summary(in XLSXInput) error {
 	// (zeros included, so two workbooks line up), then any the table does
 	// not know.
 	r++
-	byScenario := map[classify.Scenario]int{}
-	bySeverity := map[classify.Severity]int{}
-	for i := range in.Findings.Identities {
-		byScenario[in.Findings.Identities[i].Scenario]++
-		bySeverity[in.Findings.Identities[i].Severity]++
-	}
+	byScenario, bySeverity := b.byScenario, b.bySeverity
 	var scenarios []classify.Scenario
 	severityOf := map[classify.Scenario]classify.Severity{}
 	for _, rule := range classify.Rules() {

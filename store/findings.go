@@ -100,6 +100,15 @@ func (db *DB) EachFinding(ctx context.Context, id SnapshotID, fn func(f *classif
 	return rows.Err()
 }
 
+// FindingCount is the number of identities a snapshot's findings cover.
+func (db *DB) FindingCount(ctx context.Context, id SnapshotID) (int, error) {
+	var n int
+	if err := db.sql.QueryRowContext(ctx, `SELECT count(*) FROM findings WHERE snapshot_id = ?`, id).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count findings of snapshot %d: %w", id, err)
+	}
+	return n, nil
+}
+
 // OrgFindings reads the tenant-wide findings of a snapshot, by code.
 func (db *DB) OrgFindings(ctx context.Context, id SnapshotID) ([]classify.OrgFinding, error) {
 	var out []classify.OrgFinding

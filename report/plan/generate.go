@@ -75,15 +75,7 @@ func IdentityKey(entraUserID, oktaUserID, adObjectGUID string) string {
 // the findings' order; OK and OUT_OF_SCOPE identities are not in the plan.
 // The plan is sealed.
 func Generate(snap *store.Snapshot, in classify.Input, res classify.Result, opts GenerateOptions) (*Plan, error) {
-	each := func(fn func(*classify.Finding) error) error {
-		for i := range res.Identities {
-			if err := fn(&res.Identities[i]); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	return GenerateEach(snap, in, res.Org, each, opts)
+	return GenerateEach(snap, in, res.Org, res.Each, opts)
 }
 
 // GenerateEach is Generate over findings read one at a time: each calls its

@@ -91,3 +91,15 @@ type Result struct {
 	Identities []Finding
 	Org        []OrgFinding
 }
+
+// Each calls fn with each identity's finding in order, stopping at the
+// first error: the form in which writers that stream findings from the
+// store also take a Result held in memory.
+func (r *Result) Each(fn func(*Finding) error) error {
+	for i := range r.Identities {
+		if err := fn(&r.Identities[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -646,3 +646,33 @@ func BenchmarkXLSXMillion(b *testing.B) {
 	}
 	runtime.KeepAlive(res)
 }
+
+// TestWriteXLSXStreamedFindings writes the Findings sheet from findings
+// read one at a time: the same rows as from the list, and a clear error
+// when the reader yields another number of findings than the sheet was
+// sized for.
+func TestWriteXLSXStreamedFindings(t *testing.T) {
+	in := testInput()
+	want, err := openWorkbook(t, writeTestWorkbook(t, in)).GetRows(SheetFindings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := in.Findings
+	n := len(res.Identities)
+	streamed := in
+	streamed.Findings = classify.Result{Org: res.Org}
+	streamed.EachFinding, streamed.FindingCount = res.Each, n
+	got, err := openWorkbook(t, writeTestWorkbook(t, streamed)).GetRows(SheetFindings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("streamed Findings sheet differs (-list +streamed):\n%s", diff)
+	}
+	for _, count := range []int{n - 1, n + 1} {
+		streamed.FindingCount = count
+		if err := WriteXLSX(io.Discard, streamed); err == nil || !strings.Contains(err.Error(), "sized for") {
+			t.Errorf("count %d for %d findings: err = %v, want one naming the size", count, n, err)
+		}
+	}
+}

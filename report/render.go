@@ -48,18 +48,11 @@ func Render(ctx context.Context, db *store.DB, opts RenderOptions) (map[string]s
 			return nil, fmt.Errorf("unknown report format %q: choose from %s", f, strings.Join(Formats, ", "))
 		}
 	}
-	id := opts.Snapshot
-	if id == 0 {
-		latest, err := db.LatestSnapshot(ctx)
-		if err != nil {
-			return nil, err
-		}
-		id = latest
-	}
-	snap, err := db.Snapshot(ctx, id)
+	snap, err := db.SnapshotOrLatest(ctx, opts.Snapshot)
 	if err != nil {
 		return nil, err
 	}
+	id := snap.ID
 	// Every format reads the findings one at a time: a million of them
 	// held at once would take gigabytes. Only drift holds both lists.
 	each := func(fn func(*classify.Finding) error) error { return db.EachFinding(ctx, id, fn) }

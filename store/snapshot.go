@@ -195,6 +195,19 @@ func (db *DB) Snapshot(ctx context.Context, id SnapshotID) (*Snapshot, error) {
 	return s, rows.Err()
 }
 
+// SnapshotOrLatest returns snapshot id, or the newest finished one when id
+// is 0, as the commands' --snapshot flag means.
+func (db *DB) SnapshotOrLatest(ctx context.Context, id SnapshotID) (*Snapshot, error) {
+	if id == 0 {
+		latest, err := db.LatestSnapshot(ctx)
+		if err != nil {
+			return nil, err
+		}
+		id = latest
+	}
+	return db.Snapshot(ctx, id)
+}
+
 // LatestSnapshot returns the id of the newest finished snapshot.
 func (db *DB) LatestSnapshot(ctx context.Context) (SnapshotID, error) {
 	var id sql.NullInt64

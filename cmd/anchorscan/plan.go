@@ -23,6 +23,7 @@ func planCmd(e *env) *cobra.Command {
 			"run it with `anchorscan apply`, or export it with `anchorscan plan export --powershell`.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			defer collectSooner()()
 			if out == "" {
 				return usageError{fmt.Errorf("-o FILE is required: where to write the plan")}
 			}

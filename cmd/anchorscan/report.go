@@ -23,6 +23,7 @@ func reportCmd(e *env) *cobra.Command {
 always renders the same report. --compare adds the drift from an earlier snapshot.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			defer collectSooner()()
 			if opts.OutDir == "" {
 				return usageError{fmt.Errorf("--out DIR is required")}
 			}

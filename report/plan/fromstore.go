@@ -10,17 +10,11 @@ import (
 // FromStore generates the plan of snapshot id (0: the latest) from what db
 // holds: its metadata, its records, and its findings one at a time.
 func FromStore(ctx context.Context, db *store.DB, id store.SnapshotID, opts GenerateOptions) (*Plan, error) {
-	if id == 0 {
-		latest, err := db.LatestSnapshot(ctx)
-		if err != nil {
-			return nil, err
-		}
-		id = latest
-	}
-	snap, err := db.Snapshot(ctx, id)
+	snap, err := db.SnapshotOrLatest(ctx, id)
 	if err != nil {
 		return nil, err
 	}
+	id = snap.ID
 	in, err := db.LoadInput(ctx, id)
 	if err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"testing"
 	"time"
@@ -84,6 +85,10 @@ func benchmarkEndToEnd(b *testing.B, users int) {
 	}
 }
 
+// commandGCPercent is the collector target the plan and report commands
+// set (cmd/anchorscan/gc.go).
+const commandGCPercent = 50
+
 // scanPhase is anchorscan scan: it returns how many identities the snapshot
 // holds and its id, and keeps nothing else.
 func scanPhase(b *testing.B, ctx context.Context, servers *sim.Servers, dbPath string) (int, store.SnapshotID) {
@@ -107,6 +112,7 @@ func scanPhase(b *testing.B, ctx context.Context, servers *sim.Servers, dbPath s
 
 // planPhase is anchorscan plan -o planPath.
 func planPhase(b *testing.B, ctx context.Context, dbPath string, id store.SnapshotID, planPath string) {
+	defer debug.SetGCPercent(debug.SetGCPercent(commandGCPercent))
 	db, err := store.OpenReadOnly(ctx, dbPath)
 	if err != nil {
 		b.Fatal(err)
@@ -123,6 +129,7 @@ func planPhase(b *testing.B, ctx context.Context, dbPath string, id store.Snapsh
 
 // reportPhase is anchorscan report --plan planPath --format formats.
 func reportPhase(b *testing.B, ctx context.Context, dbPath, planPath, out string, formats ...string) {
+	defer debug.SetGCPercent(debug.SetGCPercent(commandGCPercent))
 	p, err := plan.ReadFile(planPath)
 	if err != nil {
 		b.Fatal(err)

@@ -1,0 +1,26 @@
+package main
+
+import (
+	"os"
+	"runtime/debug"
+)
+
+// singleThreadedGCPercent is the collector's target for plan and report.
+// Both hold a snapshot's records while they work through its findings on
+// one goroutine, so the collector runs on the other core almost for free,
+// while the default target (100) lets the heap grow to twice what is live
+// between collections. Measured at 100,000 identities: report --format
+// html 7.45 → 7.67 s and 548 → 416 MB peak RSS; plan 2.93 → 3.08 s and
+// 362 → 299 MB.
+const singleThreadedGCPercent = 50
+
+// collectSooner lowers the collector's target for a single-threaded
+// command, unless GOGC says otherwise. It returns what restores the
+// previous target.
+func collectSooner() (restore func()) {
+	if _, set := os.LookupEnv("GOGC"); set {
+		return func() {}
+	}
+	before := debug.SetGCPercent(singleThreadedGCPercent)
+	return func() { debug.SetGCPercent(before) }
+}

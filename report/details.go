@@ -10,9 +10,10 @@ import (
 	"io"
 )
 
-// gzipLevel is the compression of the data blocks: they are written once
-// and read by every browser that opens the report.
-const gzipLevel = flate.BestCompression
+// gzipLevel is the compression of the data blocks. At 1,000,000 identities
+// the best compression (level 9) took 28 s of a 103 s report for a file 2%
+// smaller than the default level's, which takes 10 s.
+const gzipLevel = flate.DefaultCompression
 
 // detailLines holds every row's detail text, in order, for the detail
 // block, which is the lookup tables' line followed by one line per row.
@@ -78,9 +79,9 @@ func (d *detailLines) block(lookup []byte) (raw []byte, compressed bool, err err
 
 	var out bytes.Buffer
 	out.Grow(d.z.Len() + len(lookup)/4 + 64)
-	// RFC 1952 header: magic, deflate, no flags, no time, max compression
-	// (as gzip writes for level 9), unknown OS.
-	out.Write([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 2, 255})
+	// RFC 1952 header: magic, deflate, no flags, no time, no extra
+	// flags (as compress/gzip writes for the default level), unknown OS.
+	out.Write([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255})
 	lw, err := flate.NewWriter(&out, gzipLevel)
 	if err != nil {
 		return nil, false, err

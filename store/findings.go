@@ -4,31 +4,52 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/anchorscan/anchorscan/scan/classify"
 )
 
 // SaveFindings replaces the findings of a snapshot with res, in one transaction.
 func (db *DB) SaveFindings(ctx context.Context, id SnapshotID, res classify.Result) error {
+	return db.SaveFindingsEach(ctx, id, res.Org, res.Each)
+}
+
+// SaveFindingsEach replaces the findings of a snapshot with org and the
+// identities' findings each yields, in order, in one transaction. each runs
+// on a goroutine of its own, which also encodes each finding, while this
+// one inserts: classifying, encoding and SQLite then share two cores
+// instead of taking turns on one, and no finding is held longer than its
+// insert takes.
+func (db *DB) SaveFindingsEach(ctx context.Context, id SnapshotID, org []classify.OrgFinding, each func(func(*classify.Finding) error) error) error {
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		for _, q := range []string{`DELETE FROM findings WHERE snapshot_id = ?`, `DELETE FROM org_findings WHERE snapshot_id = ?`} {
 			if _, err := tx.ExecContext(ctx, q, id); err != nil {
 				return err
 			}
 		}
-		details, stop := marshalAhead(res.Identities)
+		rows, stop := encodeAhead(each)
 		defer stop()
-		err := insert(ctx, tx, len(res.Identities), "findings", 11, func(i int) []any {
-			f := &res.Identities[i]
-			return []any{id, i, string(f.Scenario), string(f.Severity), f.UPN, f.EntraUserID, f.OktaUserID, f.ADObjectGUID,
-				f.EntraAnchor, f.OktaAnchor, <-details}
-		})
-		if err != nil {
+		ins := newInserter(ctx, tx, "findings", 11)
+		defer ins.close()
+		seq := 0
+		for r := range rows.rows {
+			f := &r.finding
+			if err := ins.add(id, seq, string(f.Scenario), string(f.Severity), f.UPN, f.EntraUserID, f.OktaUserID, f.ADObjectGUID,
+				f.EntraAnchor, f.OktaAnchor, r.detail); err != nil {
+				return fmt.Errorf("findings: %w", err)
+			}
+			seq++
+		}
+		if err := <-rows.err; err != nil {
+			return err
+		}
+		if err := ins.flush(); err != nil {
 			return fmt.Errorf("findings: %w", err)
 		}
-		return insert(ctx, tx, len(res.Org), "org_findings", 4, func(i int) []any {
-			o := res.Org[i]
+		return insert(ctx, tx, len(org), "org_findings", 4, func(i int) []any {
+			o := org[i]
 			return []any{id, string(o.Code), string(o.Severity), o.Explanation}
 		})
 	})
@@ -38,25 +59,50 @@ func (db *DB) SaveFindings(ctx context.Context, id SnapshotID, res classify.Resu
 	return nil
 }
 
-// marshalAhead encodes each finding's detail on its own goroutine, in order,
-// a few hundred ahead of the inserts: encoding and SQLite then share the
-// work between two cores instead of taking turns on one. stop ends the
-// encoder when the inserts give up early.
-func marshalAhead(fs []classify.Finding) (details <-chan string, stop func()) {
-	out := make(chan string, 512)
+// encodedFinding is a finding with its detail column.
+type encodedFinding struct {
+	finding classify.Finding
+	detail  string
+}
+
+// encodedFindings are the findings encodeAhead makes; err says, once rows
+// is closed, why each ended (nil when it yielded them all).
+type encodedFindings struct {
+	rows <-chan encodedFinding
+	err  <-chan error
+}
+
+// encodeAhead runs each on its own goroutine, encoding each finding's
+// detail, a few hundred ahead of the inserts. stop ends it when the inserts
+// give up early.
+func encodeAhead(each func(func(*classify.Finding) error) error) (encodedFindings, func()) {
+	rows := make(chan encodedFinding, 512)
+	errc := make(chan error, 1)
 	done := make(chan struct{})
+	errStopped := errors.New("stopped")
 	go func() {
-		defer close(out)
-		for i := range fs {
-			detail, _ := json.Marshal(&fs[i]) // Finding holds only strings, bools, ints and slices of them
+		defer close(rows)
+		err := each(func(f *classify.Finding) error {
+			detail, _ := json.Marshal(f) // Finding holds only strings, bools, ints and slices of them
 			select {
-			case out <- string(detail):
+			case rows <- encodedFinding{finding: *f, detail: string(detail)}:
+				return nil
 			case <-done:
-				return
+				return errStopped
 			}
+		})
+		if errors.Is(err, errStopped) {
+			err = nil
 		}
+		errc <- err
 	}()
-	return out, func() { close(done) }
+	var once sync.Once
+	return encodedFindings{rows: rows, err: errc}, func() {
+		once.Do(func() { close(done) })
+		for range rows {
+			// Let the encoder see done and end.
+		}
+	}
 }
 
 // Findings reads the findings of a snapshot in the order they were saved.
@@ -90,15 +136,23 @@ func (db *DB) EachFinding(ctx context.Context, id SnapshotID, fn func(f *classif
 		defer close(batches)
 		errc <- db.decodeFindings(ctx, id, batches)
 	}()
+	stop := func(err error) error {
+		cancel()
+		for range batches {
+			// Let the reader see the cancellation and end.
+		}
+		<-errc
+		return err
+	}
 	for batch := range batches {
+		// The reader may have read every row already: the caller's
+		// cancellation still ends the calls.
+		if err := ctx.Err(); err != nil {
+			return stop(err)
+		}
 		for i := range batch {
 			if err := fn(&batch[i]); err != nil {
-				cancel()
-				for range batches {
-					// Let the reader see the cancellation and end.
-				}
-				<-errc
-				return err
+				return stop(err)
 			}
 		}
 	}

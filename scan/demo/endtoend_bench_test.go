@@ -103,11 +103,11 @@ func scanPhase(b *testing.B, ctx context.Context, servers *sim.Servers, dbPath s
 	defer db.Close()
 	var org string
 	servers.State.Read(func(t *sim.Tenant) { org = t.Okta.Org })
-	res, err := scan.Run(ctx, db, sources, scan.Options{ToolVersion: "bench", OktaOrg: org})
+	res, err := scan.Run(ctx, db, sources, scan.Options{ToolVersion: "bench", OktaOrg: org, StoreFindingsOnly: true})
 	if err != nil || !res.Complete() {
 		b.Fatalf("scan: %v %+v", err, res)
 	}
-	return len(res.Findings.Identities), res.Snapshot
+	return res.Identities, res.Snapshot
 }
 
 // planPhase is anchorscan plan -o planPath.

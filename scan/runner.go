@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -61,11 +62,6 @@ type Options struct {
 	// OktaOrg is the Okta org URL, recorded in the snapshot for plans to check.
 	OktaOrg  string
 	Classify classify.Options
-	// StoreFindingsOnly stores each finding as it is made and leaves
-	// Result.Findings.Identities empty (Result.Identities and
-	// Result.Scenarios count them): a scan of a million identities then
-	// never holds their findings beside their records.
-	StoreFindingsOnly bool
 	// OnPage, when set, is called after each page a source stored, with the
 	// number of records that source has stored so far. Used for progress.
 	OnPage func(src record.Source, records int)
@@ -78,8 +74,6 @@ type Options struct {
 type Result struct {
 	Snapshot store.SnapshotID
 	Sources  []record.SourceRun
-	// Findings are the snapshot's findings; its Identities are empty when
-	// Options.StoreFindingsOnly was set.
 	Findings classify.Result
 	// Identities counts the identities classified, Scenarios them by
 	// scenario.
@@ -197,23 +191,18 @@ func finish(ctx context.Context, db *store.DB, id store.SnapshotID, runs []recor
 	if loadErr != nil {
 		return res, loadErr
 	}
-	org, n, each := classify.ClassifyEach(in, opts.Classify)
-	res.Findings.Org, res.Scenarios = org, map[classify.Scenario]int{}
-	if !opts.StoreFindingsOnly {
-		res.Findings.Identities = make([]classify.Finding, 0, n)
+	res.Findings = classify.Classify(in, opts.Classify)
+	res.Identities, res.Scenarios = len(res.Findings.Identities), map[classify.Scenario]int{}
+	for i := range res.Findings.Identities {
+		res.Scenarios[res.Findings.Identities[i].Scenario]++
 	}
-	// Each finding is stored as it is made, while the next is classified.
-	counted := func(fn func(*classify.Finding) error) error {
-		return each(func(f *classify.Finding) error {
-			res.Identities++
-			res.Scenarios[f.Scenario]++
-			if !opts.StoreFindingsOnly {
-				res.Findings.Identities = append(res.Findings.Identities, *f)
-			}
-			return fn(f)
-		})
-	}
-	if err := db.SaveFindingsEach(ctx, id, org, counted); err != nil {
+	// Every record of the tenant just became garbage: collecting now keeps
+	// the heap near what is live while the findings are written, instead
+	// of growing it to twice the records. (Storing each finding as it is
+	// made keeps the records alive through the whole write instead: at
+	// 1,000,000 identities the scan's peak grew from 3.8 to 4.8 GB.)
+	runtime.GC()
+	if err := db.SaveFindings(ctx, id, res.Findings); err != nil {
 		return res, err
 	}
 	return res, nil

@@ -13,16 +13,15 @@ import (
 
 // SaveFindings replaces the findings of a snapshot with res, in one transaction.
 func (db *DB) SaveFindings(ctx context.Context, id SnapshotID, res classify.Result) error {
-	return db.SaveFindingsEach(ctx, id, res.Org, res.Each)
+	return db.saveFindings(ctx, id, res.Org, res.Each)
 }
 
-// SaveFindingsEach replaces the findings of a snapshot with org and the
+// saveFindings replaces the findings of a snapshot with org and the
 // identities' findings each yields, in order, in one transaction. each runs
-// on a goroutine of its own, which also encodes each finding, while this
-// one inserts: classifying, encoding and SQLite then share two cores
-// instead of taking turns on one, and no finding is held longer than its
-// insert takes.
-func (db *DB) SaveFindingsEach(ctx context.Context, id SnapshotID, org []classify.OrgFinding, each func(func(*classify.Finding) error) error) error {
+// on a goroutine of its own, which also encodes each finding's detail,
+// while this one inserts: encoding and SQLite share two cores instead of
+// taking turns on one.
+func (db *DB) saveFindings(ctx context.Context, id SnapshotID, org []classify.OrgFinding, each func(func(*classify.Finding) error) error) error {
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		for _, q := range []string{`DELETE FROM findings WHERE snapshot_id = ?`, `DELETE FROM org_findings WHERE snapshot_id = ?`} {
 			if _, err := tx.ExecContext(ctx, q, id); err != nil {

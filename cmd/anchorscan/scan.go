@@ -40,7 +40,6 @@ func scanCmd(e *env) *cobra.Command {
 				Resume:      resume,
 				Incremental: incremental,
 				ToolVersion: toolVersion(), OktaOrg: org, OnPage: p.page, Logger: e.log,
-				StoreFindingsOnly: true,
 			})
 			p.done()
 			if res != nil {

@@ -33,22 +33,6 @@ type Options struct {
 // are ordered by UPN (case-insensitive), then Entra, Okta and AD ids.
 // It does not modify in.
 func Classify(in Input, opts Options) Result {
-	org, n, each := ClassifyEach(in, opts)
-	findings := make([]Finding, 0, n)
-	_ = each(func(f *Finding) error { // returns no error, so each returns none
-		findings = append(findings, *f)
-		return nil
-	})
-	return Result{Identities: findings, Org: org}
-}
-
-// ClassifyEach is Classify producing the identities' findings one at a
-// time: it joins and classifies the records, and returns the org findings,
-// how many identities there are, and each, which calls fn with every
-// identity's finding in Classify's order. fn must not keep f. A scan of a
-// million identities stores each finding as it is made instead of holding
-// them all beside the records they come from.
-func ClassifyEach(in Input, opts Options) (org []OrgFinding, identities int, each func(fn func(*Finding) error) error) {
 	idents := join(in)
 	domains := newDomainIndex(in.EntraDomains)
 	facts := make([]Facts, len(idents))
@@ -56,19 +40,14 @@ func ClassifyEach(in Input, opts Options) (org []OrgFinding, identities int, eac
 		facts[i] = factsOf(id, domains)
 	}
 	markConflicts(facts, idents)
-	order := sortedOrder(facts)
-	orgFacts := orgFactsOf(in, opts)
-	each = func(fn func(*Finding) error) error {
-		var f Finding
-		for _, k := range order {
-			f = finding(idents[k], &facts[k])
-			if err := fn(&f); err != nil {
-				return err
-			}
-		}
-		return nil
+
+	findings := make([]Finding, len(idents))
+	for i, k := range sortedOrder(facts) {
+		findings[i] = finding(idents[k], &facts[k])
 	}
-	return classifyOrg(&orgFacts), len(idents), each
+
+	org := orgFactsOf(in, opts)
+	return Result{Identities: findings, Org: classifyOrg(&org)}
 }
 
 func finding(id *identity, f *Facts) Finding {

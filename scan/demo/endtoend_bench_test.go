@@ -103,7 +103,7 @@ func scanPhase(b *testing.B, ctx context.Context, servers *sim.Servers, dbPath s
 	defer db.Close()
 	var org string
 	servers.State.Read(func(t *sim.Tenant) { org = t.Okta.Org })
-	res, err := scan.Run(ctx, db, sources, scan.Options{ToolVersion: "bench", OktaOrg: org, StoreFindingsOnly: true})
+	res, err := scan.Run(ctx, db, sources, scan.Options{ToolVersion: "bench", OktaOrg: org})
 	if err != nil || !res.Complete() {
 		b.Fatalf("scan: %v %+v", err, res)
 	}

@@ -126,10 +126,36 @@ type pageData struct {
 // dataText is the identity data as the page's script reads it: the view's
 // IdentityData with each row's detail as its own text.
 type dataText struct {
-	Table   TableData
-	Search  SearchData
+	Table   tableText
+	Search  searchText
 	Lookup  DetailLookup
 	Details []json.RawMessage
+}
+
+// tableText and searchText are TableData and SearchData as the script
+// parses them: the columns as lists of values.
+type tableText struct {
+	Version    int      `json:"v"`
+	Scenarios  []string `json:"scenarios"`
+	Severities []string `json:"severities"`
+	Domains    []string `json:"domains"`
+	SourceSets []string `json:"sourceSets"`
+	UPN        []any    `json:"upn"`
+	Name       []any    `json:"name"`
+	E          []any    `json:"e"`
+	S          []any    `json:"s"`
+	Scenario   []int    `json:"scenario"`
+	Severity   []int    `json:"severity"`
+	Domain     []int    `json:"domain"`
+	Sources    []int    `json:"sources"`
+}
+
+type searchText struct {
+	EntraID  []any   `json:"entraId"`
+	OktaID   []any   `json:"oktaId"`
+	ADGUID   []any   `json:"adGuid"`
+	ADDN     []any   `json:"adDn"`
+	Expected [][]any `json:"expected"`
 }
 
 // unpackBlock returns a data block's text, inflated when compressed.
@@ -200,7 +226,11 @@ func dataRoundTrip(t testing.TB, d *IdentityData) *dataText {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := json.Unmarshal(raw, part.out); err != nil {
+		// A field the view writes and the test types lack is an error,
+		// not a silent gap in the comparison.
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(part.out); err != nil {
 			t.Fatal(err)
 		}
 	}

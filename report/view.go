@@ -407,10 +407,10 @@ type TableData struct {
 	Severities []string `json:"severities"`
 	Domains    []string `json:"domains"`
 	SourceSets []string `json:"sourceSets"`
-	UPN        []any    `json:"upn"`
-	Name       []any    `json:"name"`
-	E          []any    `json:"e"`
-	S          []any    `json:"s"`
+	UPN        jsonColumn `json:"upn"`
+	Name       jsonColumn `json:"name"`
+	E          jsonColumn `json:"e"`
+	S          jsonColumn `json:"s"`
 	Scenario   []int    `json:"scenario"` // index into Scenarios
 	Severity   []int    `json:"severity"` // index into Severities
 	Domain     []int    `json:"domain"`   // index into Domains
@@ -419,11 +419,11 @@ type TableData struct {
 
 // SearchData is the second block: the record ids and anchors search finds.
 type SearchData struct {
-	EntraID  []any   `json:"entraId"`
-	OktaID   []any   `json:"oktaId"`
-	ADGUID   []any   `json:"adGuid"`
-	ADDN     []any   `json:"adDn"`
-	Expected [][]any `json:"expected"`
+	EntraID  jsonColumn `json:"entraId"`
+	OktaID   jsonColumn `json:"oktaId"`
+	ADGUID   jsonColumn `json:"adGuid"`
+	ADDN     jsonColumn `json:"adDn"`
+	Expected jsonColumn `json:"expected"` // each row's list
 }
 
 // DetailLookup is the first line of the detail block: the tables a
@@ -570,6 +570,8 @@ func newDataTables(ix *recordIndex) *dataTables {
 		Lookup: DetailLookup{Notes: []string{}, LinkKeys: []string{}, Explanations: [][]any{}},
 	}
 	d.Table.Version = 2
+	// An empty report still has lists, never nulls, for the script.
+	d.Table.Scenario, d.Table.Severity, d.Table.Domain, d.Table.Sources = []int{}, []int{}, []int{}, []int{}
 	t := &dataTables{d: d, index: map[string]map[string]int{}, formatIx: map[anchor.Format]int{}, appIx: map[string]int{}}
 	for _, r := range classify.Rules() {
 		t.intern("scenario", &d.Table.Scenarios, string(r.Scenario))
@@ -628,23 +630,23 @@ func (t *dataTables) row(f *classify.Finding, ix *recordIndex, steps map[string]
 		}
 	}
 	tb, sb := &d.Table, &d.Search
-	tb.UPN = append(tb.UPN, w.field(fieldUPN))
-	tb.Name = append(tb.Name, w.field(fieldName))
-	tb.E = append(tb.E, w.field(fieldE))
-	tb.S = append(tb.S, w.field(fieldS))
+	tb.UPN.add(w.field(fieldUPN))
+	tb.Name.add(w.field(fieldName))
+	tb.E.add(w.field(fieldE))
+	tb.S.add(w.field(fieldS))
 	tb.Scenario = append(tb.Scenario, t.intern("scenario", &tb.Scenarios, string(f.Scenario)))
 	tb.Severity = append(tb.Severity, t.intern("severity", &tb.Severities, string(f.Severity)))
 	tb.Domain = append(tb.Domain, t.intern("domain", &tb.Domains, w.fields[fieldDomain]))
 	tb.Sources = append(tb.Sources, t.intern("sources", &tb.SourceSets, sourceSet(f)))
-	sb.EntraID = append(sb.EntraID, w.field(fieldEntraID))
-	sb.OktaID = append(sb.OktaID, w.field(fieldOktaID))
-	sb.ADGUID = append(sb.ADGUID, w.field(fieldADGUID))
-	sb.ADDN = append(sb.ADDN, w.field(fieldADDN))
+	sb.EntraID.add(w.field(fieldEntraID))
+	sb.OktaID.add(w.field(fieldOktaID))
+	sb.ADGUID.add(w.field(fieldADGUID))
+	sb.ADDN.add(w.field(fieldADDN))
 	expected := make([]any, len(f.ExpectedAnchor))
 	for i, x := range f.ExpectedAnchor {
 		expected[i] = w.ref(x)
 	}
-	sb.Expected = append(sb.Expected, expected)
+	sb.Expected.add(expected)
 
 	detail := make([]any, detailLen)
 	detail[detailExplanation] = t.explanation(w, f.Explanation)

@@ -402,19 +402,19 @@ type IdentityData struct {
 
 // TableData is the first block: the table's columns.
 type TableData struct {
-	Version    int      `json:"v"`
-	Scenarios  []string `json:"scenarios"`
-	Severities []string `json:"severities"`
-	Domains    []string `json:"domains"`
-	SourceSets []string `json:"sourceSets"`
+	Version    int        `json:"v"`
+	Scenarios  []string   `json:"scenarios"`
+	Severities []string   `json:"severities"`
+	Domains    []string   `json:"domains"`
+	SourceSets []string   `json:"sourceSets"`
 	UPN        jsonColumn `json:"upn"`
 	Name       jsonColumn `json:"name"`
 	E          jsonColumn `json:"e"`
 	S          jsonColumn `json:"s"`
-	Scenario   []int    `json:"scenario"` // index into Scenarios
-	Severity   []int    `json:"severity"` // index into Severities
-	Domain     []int    `json:"domain"`   // index into Domains
-	Sources    []int    `json:"sources"`  // index into SourceSets
+	Scenario   []int      `json:"scenario"` // index into Scenarios
+	Severity   []int      `json:"severity"` // index into Severities
+	Domain     []int      `json:"domain"`   // index into Domains
+	Sources    []int      `json:"sources"`  // index into SourceSets
 }
 
 // SearchData is the second block: the record ids and anchors search finds.

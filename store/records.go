@@ -12,6 +12,8 @@ import (
 	"hash"
 	"strings"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/anchorscan/anchorscan/scan/classify"
 	"github.com/anchorscan/anchorscan/scan/record"
 )
@@ -319,7 +321,6 @@ func (db *DB) LoadInput(ctx context.Context, id SnapshotID) (classify.Input, err
 	if n := counts["ad_users"]; n > 0 {
 		in.ADUsers = make([]record.ADUser, 0, n)
 	}
-	share := newSharer()
 	load := func(table, columns string, keys int, scan func(*sql.Rows) error) error {
 		rows, err := db.sql.QueryContext(ctx, "SELECT "+columns+" FROM "+table+" WHERE snapshot_id = ? ORDER BY "+orderBy(columns, keys), id)
 		if err != nil {
@@ -334,90 +335,100 @@ func (db *DB) LoadInput(ctx context.Context, id SnapshotID) (classify.Input, err
 		return rows.Err()
 	}
 	t := recordTables
-	err = load(t[0].name, t[0].columns, t[0].keys, func(r *sql.Rows) error {
-		var u record.OktaUser
-		err := r.Scan(&u.ID, &u.Status, &u.Login, &u.Email, &u.FirstName, &u.LastName)
-		u.Status = share.value(u.Status)
-		in.OktaUsers = append(in.OktaUsers, u)
-		return err
-	})
-	if err == nil {
-		err = load(t[1].name, t[1].columns, t[1].keys, func(r *sql.Rows) error {
-			var a record.OktaApp
-			err := r.Scan(&a.ID, &a.Name, &a.Label, &a.DeactivateUsers, &a.MappingID, &a.ImmutableIDExpression, &a.ImmutableIDPushStatus)
-			in.OktaApps = append(in.OktaApps, a)
+	// The Okta tables and the Entra and AD ones are read on two
+	// connections at once where the pool has them (a read-only database):
+	// reading a million records is mostly decoding, which two cores halve.
+	loadOkta := func(share *sharer) error {
+		err := load(t[0].name, t[0].columns, t[0].keys, func(r *sql.Rows) error {
+			var u record.OktaUser
+			err := r.Scan(&u.ID, &u.Status, &u.Login, &u.Email, &u.FirstName, &u.LastName)
+			u.Status = share.value(u.Status)
+			in.OktaUsers = append(in.OktaUsers, u)
 			return err
 		})
-	}
-	if err == nil {
-		err = load(t[2].name, t[2].columns, t[2].keys, func(r *sql.Rows) error {
-			var u record.OktaAppUser
-			var lic, roles string
-			if err := r.Scan(&u.AppID, &u.UserID, &u.ExternalID, &u.UserName, &u.Status, &u.SyncState, &u.ImmutableID, &lic, &roles); err != nil {
+		if err == nil {
+			err = load(t[1].name, t[1].columns, t[1].keys, func(r *sql.Rows) error {
+				var a record.OktaApp
+				err := r.Scan(&a.ID, &a.Name, &a.Label, &a.DeactivateUsers, &a.MappingID, &a.ImmutableIDExpression, &a.ImmutableIDPushStatus)
+				in.OktaApps = append(in.OktaApps, a)
 				return err
-			}
-			var err error
-			if u.Licenses, err = share.list(lic); err != nil {
-				return fmt.Errorf("app user %s licenses: %w", u.UserID, err)
-			}
-			if u.Roles, err = share.list(roles); err != nil {
-				return fmt.Errorf("app user %s roles: %w", u.UserID, err)
-			}
-			u.AppID, u.Status, u.SyncState = share.value(u.AppID), share.value(u.Status), share.value(u.SyncState)
-			in.OktaAppUsers = append(in.OktaAppUsers, u)
-			return nil
-		})
+			})
+		}
+		if err == nil {
+			err = load(t[2].name, t[2].columns, t[2].keys, func(r *sql.Rows) error {
+				var u record.OktaAppUser
+				var lic, roles string
+				if err := r.Scan(&u.AppID, &u.UserID, &u.ExternalID, &u.UserName, &u.Status, &u.SyncState, &u.ImmutableID, &lic, &roles); err != nil {
+					return err
+				}
+				var err error
+				if u.Licenses, err = share.list(lic); err != nil {
+					return fmt.Errorf("app user %s licenses: %w", u.UserID, err)
+				}
+				if u.Roles, err = share.list(roles); err != nil {
+					return fmt.Errorf("app user %s roles: %w", u.UserID, err)
+				}
+				u.AppID, u.Status, u.SyncState = share.value(u.AppID), share.value(u.Status), share.value(u.SyncState)
+				in.OktaAppUsers = append(in.OktaAppUsers, u)
+				return nil
+			})
+		}
+		return err
 	}
-	if err == nil {
-		err = load(t[3].name, t[3].columns, t[3].keys, func(r *sql.Rows) error {
+	loadEntraAD := func(share *sharer) error {
+		err := load(t[3].name, t[3].columns, t[3].keys, func(r *sql.Rows) error {
 			return r.Scan(&in.EntraOrg.TenantID, &in.EntraOrg.DisplayName, &in.EntraOrg.InitialDomain)
 		})
-	}
-	if err == nil {
-		err = load(t[4].name, t[4].columns, t[4].keys, func(r *sql.Rows) error {
-			var d record.EntraDomain
-			err := r.Scan(&d.ID, &d.AuthenticationType, &d.IsVerified, &d.IsInitial, &d.IssuerURI)
-			in.EntraDomains = append(in.EntraDomains, d)
-			return err
-		})
-	}
-	if err == nil {
-		err = load(t[5].name, t[5].columns, t[5].keys, func(r *sql.Rows) error {
-			var u record.EntraUser
-			err := r.Scan(&u.ID, &u.UserPrincipalName, &u.DisplayName, &u.Mail, &u.AccountEnabled, &u.UserType, &u.CreationType,
-				&u.ImmutableID, &u.SyncEnabled, &u.SecurityID, &u.OnPremisesDN, &u.OnPremisesSAM)
-			u.UserType, u.CreationType = share.value(u.UserType), share.value(u.CreationType)
-			in.EntraUsers = append(in.EntraUsers, u)
-			return err
-		})
-	}
-	if err == nil {
-		err = load(t[6].name, t[6].columns, t[6].keys, func(r *sql.Rows) error {
-			var d record.ADDomain
-			err := r.Scan(&d.BaseDN, &d.Name)
-			in.ADDomains = append(in.ADDomains, d)
-			return err
-		})
-	}
-	if err == nil {
-		err = load(t[7].name, t[7].columns, t[7].keys, func(r *sql.Rows) error {
-			var u record.ADUser
-			var guid, cg []byte
-			if err := r.Scan(&u.DistinguishedName, &u.Domain, &guid, &cg, &u.ObjectSID, &u.UserPrincipalName, &u.SAMAccountName,
-				&u.Mail, &u.UserAccountControl, &u.WhenChanged, &u.USNChanged); err != nil {
+		if err == nil {
+			err = load(t[4].name, t[4].columns, t[4].keys, func(r *sql.Rows) error {
+				var d record.EntraDomain
+				err := r.Scan(&d.ID, &d.AuthenticationType, &d.IsVerified, &d.IsInitial, &d.IssuerURI)
+				in.EntraDomains = append(in.EntraDomains, d)
 				return err
-			}
-			if len(guid) != 16 {
-				return fmt.Errorf("ad user %q: objectGUID has %d bytes, want 16", u.DistinguishedName, len(guid))
-			}
-			copy(u.ObjectGUID[:], guid)
-			u.Domain = share.value(u.Domain)
-			if cg != nil {
-				u.ConsistencyGUID = append([]byte(nil), cg...)
-			}
-			in.ADUsers = append(in.ADUsers, u)
-			return nil
-		})
+			})
+		}
+		if err == nil {
+			err = load(t[5].name, t[5].columns, t[5].keys, func(r *sql.Rows) error {
+				var u record.EntraUser
+				err := r.Scan(&u.ID, &u.UserPrincipalName, &u.DisplayName, &u.Mail, &u.AccountEnabled, &u.UserType, &u.CreationType,
+					&u.ImmutableID, &u.SyncEnabled, &u.SecurityID, &u.OnPremisesDN, &u.OnPremisesSAM)
+				u.UserType, u.CreationType = share.value(u.UserType), share.value(u.CreationType)
+				in.EntraUsers = append(in.EntraUsers, u)
+				return err
+			})
+		}
+		if err == nil {
+			err = load(t[6].name, t[6].columns, t[6].keys, func(r *sql.Rows) error {
+				var d record.ADDomain
+				err := r.Scan(&d.BaseDN, &d.Name)
+				in.ADDomains = append(in.ADDomains, d)
+				return err
+			})
+		}
+		if err == nil {
+			err = load(t[7].name, t[7].columns, t[7].keys, func(r *sql.Rows) error {
+				var u record.ADUser
+				var guid, cg []byte
+				if err := r.Scan(&u.DistinguishedName, &u.Domain, &guid, &cg, &u.ObjectSID, &u.UserPrincipalName, &u.SAMAccountName,
+					&u.Mail, &u.UserAccountControl, &u.WhenChanged, &u.USNChanged); err != nil {
+					return err
+				}
+				if len(guid) != 16 {
+					return fmt.Errorf("ad user %q: objectGUID has %d bytes, want 16", u.DistinguishedName, len(guid))
+				}
+				copy(u.ObjectGUID[:], guid)
+				u.Domain = share.value(u.Domain)
+				if cg != nil {
+					u.ConsistencyGUID = append([]byte(nil), cg...)
+				}
+				in.ADUsers = append(in.ADUsers, u)
+				return nil
+			})
+		}
+		return err
 	}
-	return in, err
+	var g errgroup.Group
+	g.Go(func() error { return loadOkta(newSharer()) })
+	g.Go(func() error { return loadEntraAD(newSharer()) })
+	return in, g.Wait()
 }

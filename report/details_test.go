@@ -38,16 +38,7 @@ func TestDetailLinesBlock(t *testing.T) {
 			if wantCompressed := want.Len()-len(lookup) > plainLazyLimit; compressed != wantCompressed {
 				t.Fatalf("compressed = %v, want %v for %d bytes of rows", compressed, wantCompressed, want.Len()-len(lookup))
 			}
-			if compressed {
-				zr, err := gzip.NewReader(bytes.NewReader(got))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if got, err = io.ReadAll(zr); err != nil {
-					t.Fatalf("the gzip member does not read back: %v", err)
-				}
-			}
-			if !bytes.Equal(got, want.Bytes()) {
+			if got = blockText(t, got, compressed); !bytes.Equal(got, want.Bytes()) {
 				t.Fatalf("block text differs: %d bytes, want %d", len(got), want.Len())
 			}
 			// A view may be rendered twice: the second block is the same.
@@ -55,16 +46,7 @@ func TestDetailLinesBlock(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if compressed {
-				zr, err := gzip.NewReader(bytes.NewReader(again))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if again, err = io.ReadAll(zr); err != nil {
-					t.Fatalf("the second block does not read back: %v", err)
-				}
-			}
-			if !bytes.Equal(again, want.Bytes()) {
+			if !bytes.Equal(blockText(t, again, compressed), want.Bytes()) {
 				t.Fatal("the second block differs from the first")
 			}
 			lines, err := d.lines()
@@ -76,4 +58,22 @@ func TestDetailLinesBlock(t *testing.T) {
 			}
 		})
 	}
+}
+
+// blockText is a detail block's text: the block itself, or what a gzip
+// reader, which checks the CRC and the length, reads from it.
+func blockText(t *testing.T, block []byte, compressed bool) []byte {
+	t.Helper()
+	if !compressed {
+		return block
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(block))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatalf("the gzip member does not read back: %v", err)
+	}
+	return text
 }

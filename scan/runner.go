@@ -75,10 +75,6 @@ type Result struct {
 	Snapshot store.SnapshotID
 	Sources  []record.SourceRun
 	Findings classify.Result
-	// Identities counts the identities classified, Scenarios them by
-	// scenario.
-	Identities int
-	Scenarios  map[classify.Scenario]int
 }
 
 // Complete reports whether every source finished.
@@ -192,10 +188,6 @@ func finish(ctx context.Context, db *store.DB, id store.SnapshotID, runs []recor
 		return res, loadErr
 	}
 	res.Findings = classify.Classify(in, opts.Classify)
-	res.Identities, res.Scenarios = len(res.Findings.Identities), map[classify.Scenario]int{}
-	for i := range res.Findings.Identities {
-		res.Scenarios[res.Findings.Identities[i].Scenario]++
-	}
 	// Every record of the tenant just became garbage: collecting now keeps
 	// the heap near what is live while the findings are written, instead
 	// of growing it to twice the records. (Storing each finding as it is

@@ -4,51 +4,31 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/anchorscan/anchorscan/scan/classify"
 )
 
 // SaveFindings replaces the findings of a snapshot with res, in one transaction.
 func (db *DB) SaveFindings(ctx context.Context, id SnapshotID, res classify.Result) error {
-	return db.saveFindings(ctx, id, res.Org, res.Each)
-}
-
-// saveFindings replaces the findings of a snapshot with org and the
-// identities' findings each yields, in order, in one transaction. each runs
-// on a goroutine of its own, which also encodes each finding's detail,
-// while this one inserts: encoding and SQLite share two cores instead of
-// taking turns on one.
-func (db *DB) saveFindings(ctx context.Context, id SnapshotID, org []classify.OrgFinding, each func(func(*classify.Finding) error) error) error {
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		for _, q := range []string{`DELETE FROM findings WHERE snapshot_id = ?`, `DELETE FROM org_findings WHERE snapshot_id = ?`} {
 			if _, err := tx.ExecContext(ctx, q, id); err != nil {
 				return err
 			}
 		}
-		rows, stop := encodeAhead(each)
+		details, stop := marshalAhead(res.Identities)
 		defer stop()
-		ins := newInserter(ctx, tx, "findings", 11)
-		defer ins.close()
-		seq := 0
-		for r := range rows.rows {
-			f := &r.finding
-			if err := ins.add(id, seq, string(f.Scenario), string(f.Severity), f.UPN, f.EntraUserID, f.OktaUserID, f.ADObjectGUID,
-				f.EntraAnchor, f.OktaAnchor, r.detail); err != nil {
-				return fmt.Errorf("findings: %w", err)
-			}
-			seq++
-		}
-		if err := <-rows.err; err != nil {
-			return err
-		}
-		if err := ins.flush(); err != nil {
+		err := insert(ctx, tx, len(res.Identities), "findings", 11, func(i int) []any {
+			f := &res.Identities[i]
+			return []any{id, i, string(f.Scenario), string(f.Severity), f.UPN, f.EntraUserID, f.OktaUserID, f.ADObjectGUID,
+				f.EntraAnchor, f.OktaAnchor, <-details}
+		})
+		if err != nil {
 			return fmt.Errorf("findings: %w", err)
 		}
-		return insert(ctx, tx, len(org), "org_findings", 4, func(i int) []any {
-			o := org[i]
+		return insert(ctx, tx, len(res.Org), "org_findings", 4, func(i int) []any {
+			o := res.Org[i]
 			return []any{id, string(o.Code), string(o.Severity), o.Explanation}
 		})
 	})
@@ -58,50 +38,25 @@ func (db *DB) saveFindings(ctx context.Context, id SnapshotID, org []classify.Or
 	return nil
 }
 
-// encodedFinding is a finding with its detail column.
-type encodedFinding struct {
-	finding classify.Finding
-	detail  string
-}
-
-// encodedFindings are the findings encodeAhead makes; err says, once rows
-// is closed, why each ended (nil when it yielded them all).
-type encodedFindings struct {
-	rows <-chan encodedFinding
-	err  <-chan error
-}
-
-// encodeAhead runs each on its own goroutine, encoding each finding's
-// detail, a few hundred ahead of the inserts. stop ends it when the inserts
-// give up early.
-func encodeAhead(each func(func(*classify.Finding) error) error) (encodedFindings, func()) {
-	rows := make(chan encodedFinding, 512)
-	errc := make(chan error, 1)
+// marshalAhead encodes each finding's detail on its own goroutine, in order,
+// a few hundred ahead of the inserts: encoding and SQLite then share the
+// work between two cores instead of taking turns on one. stop ends the
+// encoder when the inserts give up early.
+func marshalAhead(fs []classify.Finding) (details <-chan string, stop func()) {
+	out := make(chan string, 512)
 	done := make(chan struct{})
-	errStopped := errors.New("stopped")
 	go func() {
-		defer close(rows)
-		err := each(func(f *classify.Finding) error {
-			detail, _ := json.Marshal(f) // Finding holds only strings, bools, ints and slices of them
+		defer close(out)
+		for i := range fs {
+			detail, _ := json.Marshal(&fs[i]) // Finding holds only strings, bools, ints and slices of them
 			select {
-			case rows <- encodedFinding{finding: *f, detail: string(detail)}:
-				return nil
+			case out <- string(detail):
 			case <-done:
-				return errStopped
+				return
 			}
-		})
-		if errors.Is(err, errStopped) {
-			err = nil
 		}
-		errc <- err
 	}()
-	var once sync.Once
-	return encodedFindings{rows: rows, err: errc}, func() {
-		once.Do(func() { close(done) })
-		for range rows {
-			// Let the encoder see done and end.
-		}
-	}
+	return out, func() { close(done) }
 }
 
 // Findings reads the findings of a snapshot in the order they were saved.

@@ -49,67 +49,37 @@ const rowsPerInsert = 32
 // insert writes n rows into table, rowsPerInsert at a time; args gives the
 // values of row i in column order.
 func insert(ctx context.Context, tx *sql.Tx, n int, table string, columns int, args func(i int) []any) error {
-	ins := newInserter(ctx, tx, table, columns)
-	defer ins.close()
-	for i := range n {
-		if err := ins.add(args(i)...); err != nil {
+	if n == 0 {
+		return nil
+	}
+	one := "(" + strings.Repeat("?, ", columns-1) + "?)"
+	build := func(rows int) string {
+		return "INSERT INTO " + table + " VALUES " + strings.Repeat(one+", ", rows-1) + one
+	}
+	full, err := tx.PrepareContext(ctx, build(min(n, rowsPerInsert)))
+	if err != nil {
+		return err
+	}
+	defer full.Close()
+	vals := make([]any, 0, rowsPerInsert*columns)
+	for start := 0; start < n; start += rowsPerInsert {
+		end := min(start+rowsPerInsert, n)
+		vals = vals[:0]
+		for i := start; i < end; i++ {
+			vals = append(vals, args(i)...)
+		}
+		stmt := full
+		if end-start < min(n, rowsPerInsert) {
+			if stmt, err = tx.PrepareContext(ctx, build(end-start)); err != nil {
+				return err
+			}
+			defer stmt.Close()
+		}
+		if _, err := stmt.ExecContext(ctx, vals...); err != nil {
 			return err
 		}
 	}
-	return ins.flush()
-}
-
-// inserter inserts rows of one table rowsPerInsert at a time, through one
-// multi-row statement prepared once, and the rest at flush.
-type inserter struct {
-	ctx     context.Context
-	tx      *sql.Tx
-	table   string
-	columns int
-	full    *sql.Stmt
-	vals    []any
-}
-
-func newInserter(ctx context.Context, tx *sql.Tx, table string, columns int) *inserter {
-	return &inserter{ctx: ctx, tx: tx, table: table, columns: columns, vals: make([]any, 0, rowsPerInsert*columns)}
-}
-
-func (ins *inserter) statement(rows int) string {
-	one := "(" + strings.Repeat("?, ", ins.columns-1) + "?)"
-	return "INSERT INTO " + ins.table + " VALUES " + strings.Repeat(one+", ", rows-1) + one
-}
-
-// add queues one row, inserting the queue when it is full.
-func (ins *inserter) add(row ...any) error {
-	ins.vals = append(ins.vals, row...)
-	if len(ins.vals) < rowsPerInsert*ins.columns {
-		return nil
-	}
-	if ins.full == nil {
-		var err error
-		if ins.full, err = ins.tx.PrepareContext(ins.ctx, ins.statement(rowsPerInsert)); err != nil {
-			return err
-		}
-	}
-	_, err := ins.full.ExecContext(ins.ctx, ins.vals...)
-	ins.vals = ins.vals[:0]
-	return err
-}
-
-// flush inserts the rows still queued.
-func (ins *inserter) flush() error {
-	if len(ins.vals) == 0 {
-		return nil
-	}
-	_, err := ins.tx.ExecContext(ins.ctx, ins.statement(len(ins.vals)/ins.columns), ins.vals...)
-	ins.vals = ins.vals[:0]
-	return err
-}
-
-func (ins *inserter) close() {
-	if ins.full != nil {
-		ins.full.Close()
-	}
+	return nil
 }
 
 func insertBatch(ctx context.Context, tx *sql.Tx, id SnapshotID, b *record.Batch) error {

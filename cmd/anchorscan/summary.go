@@ -36,13 +36,16 @@ func printSummary(w io.Writer, res *scan.Result) {
 	tw.Flush()
 	fmt.Fprintln(w)
 
-	counts := res.Scenarios
+	counts := map[classify.Scenario]int{}
+	for _, f := range res.Findings.Identities {
+		counts[f.Scenario]++
+	}
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "SCENARIO\tIDENTITIES\t")
 	for _, sc := range scenarioOrder {
 		fmt.Fprintf(tw, "%s\t%d\t\n", sc, counts[sc])
 	}
-	fmt.Fprintf(tw, "total\t%d\t\n", res.Identities)
+	fmt.Fprintf(tw, "total\t%d\t\n", len(res.Findings.Identities))
 	tw.Flush()
 	if len(res.Findings.Org) > 0 {
 		fmt.Fprintln(w)

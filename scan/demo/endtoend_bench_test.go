@@ -116,7 +116,7 @@ func scanPhase(b *testing.B, ctx context.Context, servers *sim.Servers, dbPath s
 	if err != nil || !res.Complete() {
 		b.Fatalf("scan: %v %+v", err, res)
 	}
-	return res.Identities, res.Snapshot
+	return len(res.Findings.Identities), res.Snapshot
 }
 
 // planPhase is anchorscan plan -o planPath.

@@ -34,9 +34,6 @@ func (c *jsonColumn) add(v any) {
 	}
 }
 
-// Len is the number of elements.
-func (c *jsonColumn) Len() int { return c.n }
-
 // MarshalJSON writes the column as a JSON array.
 func (c jsonColumn) MarshalJSON() ([]byte, error) {
 	out := make([]byte, 0, len(c.text)+2)

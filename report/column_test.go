@@ -36,8 +36,8 @@ func TestJSONColumnEqualsMarshal(t *testing.T) {
 			if string(got) != string(want) {
 				t.Errorf("column %s, json.Marshal %s", got, want)
 			}
-			if c.Len() != len(tc.values) {
-				t.Errorf("Len = %d, want %d", c.Len(), len(tc.values))
+			if c.n != len(tc.values) {
+				t.Errorf("n = %d, want %d", c.n, len(tc.values))
 			}
 		})
 	}

@@ -25,7 +25,6 @@ const gzipLevel = flate.DefaultCompression
 // rows' stream as it is (a DEFLATE stream may continue at any block
 // boundary, and the rows refer back only within themselves).
 type detailLines struct {
-	n     int
 	size  int64        // bytes of the lines, each with its leading '\n'
 	plain bytes.Buffer // the lines while they are small
 	z     bytes.Buffer // raw DEFLATE of the lines, once they are not
@@ -33,7 +32,6 @@ type detailLines struct {
 }
 
 func (d *detailLines) add(line []byte) error {
-	d.n++
 	d.size += int64(1 + len(line))
 	if d.zw == nil {
 		d.plain.WriteByte('\n')
@@ -68,7 +66,8 @@ func (d *detailLines) block(lookup []byte) (raw []byte, compressed bool, err err
 	}
 	// The gzip trailer's CRC covers the whole text, the lookup first; the
 	// rows' part is read back from their stream for it.
-	crc := &crcWriter{sum: crc32.ChecksumIEEE(lookup)}
+	crc := crc32.NewIEEE()
+	crc.Write(lookup)
 	n, err := io.Copy(crc, flate.NewReader(d.stream()))
 	if err != nil {
 		return nil, false, fmt.Errorf("read back the compressed details: %w", err)
@@ -98,7 +97,7 @@ func (d *detailLines) block(lookup []byte) (raw []byte, compressed bool, err err
 		return nil, false, err
 	}
 	var trailer [8]byte
-	binary.LittleEndian.PutUint32(trailer[:4], crc.sum)
+	binary.LittleEndian.PutUint32(trailer[:4], crc.Sum32())
 	binary.LittleEndian.PutUint32(trailer[4:], uint32(int64(len(lookup))+d.size))
 	out.Write(trailer[:])
 	return out.Bytes(), true, nil
@@ -115,14 +114,6 @@ func (d *detailLines) flush() error { return d.zw.Flush() }
 // stream reads the lines' DEFLATE stream as of the last flush, ended.
 func (d *detailLines) stream() io.Reader {
 	return io.MultiReader(bytes.NewReader(d.z.Bytes()), bytes.NewReader(finalEmptyBlock))
-}
-
-// crcWriter continues a CRC-32 (IEEE) over what is written to it.
-type crcWriter struct{ sum uint32 }
-
-func (c *crcWriter) Write(b []byte) (int, error) {
-	c.sum = crc32.Update(c.sum, crc32.IEEETable, b)
-	return len(b), nil
 }
 
 // lines returns each row's detail text; tests read the rows back with it.

@@ -92,7 +92,7 @@ func WriteHTML(w io.Writer, v *View) error {
 	}
 	d := v.Data
 	if d == nil {
-		d = identityData(nil, classify.Input{}, nil)
+		d = newDataTables(indexRecords(classify.Input{})).d
 	}
 	p := page{View: v, CSP: a.csp, CSS: a.css, Script: a.script}
 	if p.TableData, err = encodeDataBlock("table", plainTableLimit, d.Table); err != nil {

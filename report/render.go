@@ -60,10 +60,6 @@ func Render(ctx context.Context, db *store.DB, opts RenderOptions) (map[string]s
 	if err != nil {
 		return nil, err
 	}
-	count, err := db.FindingCount(ctx, id)
-	if err != nil {
-		return nil, err
-	}
 	var drift []DriftEntry
 	if opts.Compare != 0 {
 		if opts.Compare == id {
@@ -92,6 +88,10 @@ func Render(ctx context.Context, db *store.DB, opts RenderOptions) (map[string]s
 		case "json":
 			write = func(w io.Writer) error { return WriteFindingsJSONEach(w, snap, org, each) }
 		case "xlsx":
+			count, err := db.FindingCount(ctx, id)
+			if err != nil {
+				return nil, err
+			}
 			write = func(w io.Writer) error {
 				return WriteXLSX(w, XLSXInput{Snapshot: snap, Findings: classify.Result{Org: org},
 					EachFinding: each, FindingCount: count, Plan: opts.Plan, Drift: drift})

@@ -47,7 +47,7 @@ type View struct {
 	HasStepsData bool
 
 	// Data is the identity table and every identity's detail, as the
-	// report's script reads it (see identityData).
+	// report's script reads it (see newDataTables and row).
 	Data *IdentityData
 }
 
@@ -148,7 +148,10 @@ type ViewOptions struct {
 func BuildView(snap *store.Snapshot, res classify.Result, in classify.Input, opts ViewOptions) *View {
 	b := NewViewBuilder(snap, res.Org, in, opts)
 	for i := range res.Identities {
-		b.Add(&res.Identities[i])
+		if err := b.Add(&res.Identities[i]); err != nil {
+			// A row holds only strings and numbers, which always encode.
+			panic(err)
+		}
 	}
 	return b.View()
 }
@@ -551,18 +554,6 @@ func (ix *recordIndex) adByAnchor(v string) *record.ADUser {
 		return nil
 	}
 	return ix.adByGUID.Get(string(raw))
-}
-
-// identityData is the table and detail of ids, as BuildView makes them.
-func identityData(ids []classify.Finding, in classify.Input, steps map[string][]ViewStep) *IdentityData {
-	ix := indexRecords(in)
-	t := newDataTables(ix)
-	for i := range ids {
-		if err := t.row(&ids[i], ix, steps); err != nil {
-			panic(err)
-		}
-	}
-	return t.d
 }
 
 func newDataTables(ix *recordIndex) *dataTables {

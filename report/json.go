@@ -3,10 +3,9 @@ package report
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"io"
 
+	"github.com/anchorscan/anchorscan/report/jsonlist"
 	"github.com/anchorscan/anchorscan/scan/classify"
 	"github.com/anchorscan/anchorscan/store"
 )
@@ -46,58 +45,13 @@ func WriteFindingsJSONEach(w io.Writer, snap *store.Snapshot, org []classify.Org
 	if doc.OrgFindings == nil {
 		doc.OrgFindings = []classify.OrgFinding{}
 	}
-	// A million identities are over a gigabyte of JSON: the list is
-	// written one identity at a time into the document's place for it,
-	// with the bytes an Encoder writes for the whole document.
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
+	var frame bytes.Buffer
+	enc := json.NewEncoder(&frame)
 	enc.SetIndent("", " ")
 	if err := enc.Encode(doc); err != nil {
 		return err
 	}
-	frame := buf.Bytes()
-	i := bytes.Index(frame, emptyIdentities)
-	if i < 0 {
-		return errors.New("findings.json: the identities are not where the format puts them")
-	}
-	open := i + len(emptyIdentities) - len("],")
-	head, tail := frame[:open], frame[open:]
-	if _, err := w.Write(head); err != nil {
-		return err
-	}
-	var item bytes.Buffer
-	n := 0
-	err := each(func(f *classify.Finding) error {
-		b, err := json.Marshal(f)
-		if err != nil {
-			return fmt.Errorf("findings.json: identity %q: %w", f.UPN, err)
-		}
-		item.Reset()
-		if n > 0 {
-			item.WriteByte(',')
-		}
-		n++
-		// An identity sits two levels deep: the document, then its list.
-		item.WriteString("\n  ")
-		if err := json.Indent(&item, b, "  ", " "); err != nil {
-			return err
-		}
-		_, err = w.Write(item.Bytes())
-		return err
+	return jsonlist.Write(w, frame.Bytes(), "identities", true, func(yield func(any) error) error {
+		return each(func(f *classify.Finding) error { return yield(f) })
 	})
-	if err != nil {
-		return err
-	}
-	if n > 0 {
-		if _, err := io.WriteString(w, "\n "); err != nil {
-			return err
-		}
-	}
-	_, err = w.Write(tail)
-	return err
 }
-
-// emptyIdentities is the empty identity list as the indented document
-// holds it. It cannot occur inside a string value, where the newline and
-// the quotes would be escaped.
-var emptyIdentities = []byte("\n \"identities\": [],")

@@ -6,8 +6,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
+
+	"github.com/anchorscan/anchorscan/report/jsonlist"
 )
 
 // A plan of a million identities is over a gigabyte of JSON. Its seal and
@@ -15,40 +16,6 @@ import (
 // document: the bytes are exactly those encoding/json writes for the whole
 // plan (json.Marshal for the seal, an Encoder indenting by one space for
 // the file), which the tests check, so plans written before stay valid.
-
-// The identity list is the last field before the seal, and the seal is the
-// last field of all: the plan without its identities ends with these.
-var (
-	compactTail  = []byte(`"identities":[],"seal":`)
-	indentedTail = []byte(`"identities": [],` + "\n" + ` "seal": `)
-)
-
-// splitAtIdentities encodes p without its identities and cuts the result
-// where the identities go: head ends with the list's '[', tail begins with
-// the ']' that closes it.
-func (p *Plan) splitAtIdentities(seal string, indent bool) (head, tail []byte, err error) {
-	c := *p
-	c.Identities = []Identity{}
-	c.Seal = seal
-	b, err := json.Marshal(&c)
-	if err != nil {
-		return nil, nil, err
-	}
-	cut := compactTail
-	if indent {
-		var buf bytes.Buffer
-		if err := json.Indent(&buf, b, "", " "); err != nil {
-			return nil, nil, err
-		}
-		b, cut = append(buf.Bytes(), '\n'), indentedTail
-	}
-	i := bytes.LastIndex(b, cut)
-	if i < 0 {
-		return nil, nil, errors.New("plan encoding: the identities are not where the format puts them")
-	}
-	open := i + bytes.IndexByte(cut, '[') + 1
-	return b[:open], b[open:], nil
-}
 
 // encode writes p's JSON to w identity by identity: compact with the seal
 // empty (the canonical form the seal hashes), or indented with p's seal
@@ -63,44 +30,28 @@ func (p *Plan) encode(w io.Writer, indent bool) error {
 		// document would have it.
 		return p.encodeWhole(w, seal, indent)
 	}
-	head, tail, err := p.splitAtIdentities(seal, indent)
+	c := *p
+	c.Identities = []Identity{}
+	c.Seal = seal
+	frame, err := json.Marshal(&c)
 	if err != nil {
 		return err
 	}
-	if _, err := w.Write(head); err != nil {
-		return err
+	if indent {
+		var buf bytes.Buffer
+		if err := json.Indent(&buf, frame, "", " "); err != nil {
+			return err
+		}
+		frame = append(buf.Bytes(), '\n')
 	}
-	var buf bytes.Buffer
-	for i := range p.Identities {
-		b, err := json.Marshal(&p.Identities[i])
-		if err != nil {
-			return fmt.Errorf("plan identity %q: %w", p.Identities[i].UPN, err)
-		}
-		buf.Reset()
-		if i > 0 {
-			buf.WriteByte(',')
-		}
-		if indent {
-			// An identity sits two levels deep: the plan object, then
-			// its list.
-			buf.WriteString("\n  ")
-			if err := json.Indent(&buf, b, "  ", " "); err != nil {
+	return jsonlist.Write(w, frame, "identities", indent, func(yield func(any) error) error {
+		for i := range p.Identities {
+			if err := yield(&p.Identities[i]); err != nil {
 				return err
 			}
-		} else {
-			buf.Write(b)
 		}
-		if _, err := w.Write(buf.Bytes()); err != nil {
-			return err
-		}
-	}
-	if indent && len(p.Identities) > 0 {
-		if _, err := io.WriteString(w, "\n "); err != nil {
-			return err
-		}
-	}
-	_, err = w.Write(tail)
-	return err
+		return nil
+	})
 }
 
 func (p *Plan) encodeWhole(w io.Writer, seal string, indent bool) error {

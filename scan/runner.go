@@ -65,7 +65,13 @@ type Options struct {
 	// OnPage, when set, is called after each page a source stored, with the
 	// number of records that source has stored so far. Used for progress.
 	OnPage func(src record.Source, records int)
-	Logger *slog.Logger
+	// Classifying, when set, is called once the sources are done, before
+	// the snapshot is loaded, classified and its findings saved; what it
+	// returns is called after. That work is one goroutine's, so the scan
+	// command lowers the collector's target there (cmd/anchorscan/gc.go)
+	// while leaving it alone for the collectors, which keep both cores busy.
+	Classifying func() (done func())
+	Logger      *slog.Logger
 	// Now is the clock; tests pin it.
 	Now func() time.Time
 }
@@ -165,6 +171,9 @@ func finish(ctx context.Context, db *store.DB, id store.SnapshotID, runs []recor
 			return nil, fmt.Errorf("finish snapshot %d: %w", id, err)
 		}
 		return &Result{Snapshot: id, Sources: runs}, fmt.Errorf("scan interrupted: %w", ctx.Err())
+	}
+	if opts.Classifying != nil {
+		defer opts.Classifying()()
 	}
 	type hashed struct {
 		hash string

@@ -40,6 +40,7 @@ func scanCmd(e *env) *cobra.Command {
 				Resume:      resume,
 				Incremental: incremental,
 				ToolVersion: toolVersion(), OktaOrg: org, OnPage: p.page, Logger: e.log,
+				Classifying: collectSooner,
 			})
 			p.done()
 			if res != nil {

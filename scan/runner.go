@@ -184,6 +184,9 @@ func finish(ctx context.Context, db *store.DB, id store.SnapshotID, runs []recor
 		h, err := db.ContentHash(finishCtx, id)
 		hashDone <- hashed{h, err}
 	}()
+	if err := db.ShrinkMemory(ctx); err != nil {
+		return nil, err
+	}
 	in, loadErr := db.LoadInput(ctx, id)
 	h := <-hashDone
 	if h.err != nil {

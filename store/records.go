@@ -268,12 +268,19 @@ func (db *DB) LoadInput(ctx context.Context, id SnapshotID) (classify.Input, err
 		return in, err
 	}
 	in.OktaOrgURL = snap.OktaOrg
+	// Records are read on the reader pool: its connections can read two
+	// tables at once, and the writer's page cache, filled by the scan that
+	// just wrote the snapshot, is not churned through again.
+	q, err := db.reader(ctx)
+	if err != nil {
+		return in, err
+	}
 	// The long lists are sized before they are read: grown by append, a
 	// list of a million records passes through copies of itself.
 	counts := map[string]int{}
 	for _, t := range []string{"okta_users", "okta_app_users", "entra_users", "ad_users"} {
 		var n int
-		if err := db.sql.QueryRowContext(ctx, "SELECT count(*) FROM "+t+" WHERE snapshot_id = ?", id).Scan(&n); err != nil {
+		if err := q.QueryRowContext(ctx, "SELECT count(*) FROM "+t+" WHERE snapshot_id = ?", id).Scan(&n); err != nil {
 			return in, fmt.Errorf("count %s: %w", t, err)
 		}
 		counts[t] = n
@@ -292,7 +299,7 @@ func (db *DB) LoadInput(ctx context.Context, id SnapshotID) (classify.Input, err
 		in.ADUsers = make([]record.ADUser, 0, n)
 	}
 	load := func(table, columns string, keys int, scan func(*sql.Rows) error) error {
-		rows, err := db.sql.QueryContext(ctx, "SELECT "+columns+" FROM "+table+" WHERE snapshot_id = ? ORDER BY "+orderBy(columns, keys), id)
+		rows, err := q.QueryContext(ctx, "SELECT "+columns+" FROM "+table+" WHERE snapshot_id = ? ORDER BY "+orderBy(columns, keys), id)
 		if err != nil {
 			return fmt.Errorf("load %s: %w", table, err)
 		}
@@ -306,8 +313,7 @@ func (db *DB) LoadInput(ctx context.Context, id SnapshotID) (classify.Input, err
 	}
 	t := recordTables
 	// The Okta tables and the Entra and AD ones are read on two
-	// connections at once where the pool has them (a read-only database):
-	// reading a million records is mostly decoding, which two cores halve.
+	// connections at once: reading a million records is mostly decoding, which two cores halve.
 	loadOkta := func(share *sharer) error {
 		err := load(t[0].name, t[0].columns, t[0].keys, func(r *sql.Rows) error {
 			var u record.OktaUser

@@ -176,3 +176,14 @@ func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	}
 	return tx.Commit()
 }
+
+// ShrinkMemory gives back what the writer connection's page cache holds.
+// A scan calls it once its sources are stored: the cache, filled by their
+// writes, would otherwise stay beside the snapshot's records while they
+// are classified, which is when the scan uses the most memory.
+func (db *DB) ShrinkMemory(ctx context.Context) error {
+	if _, err := db.sql.ExecContext(ctx, "PRAGMA shrink_memory"); err != nil {
+		return fmt.Errorf("shrink the page cache: %w", err)
+	}
+	return nil
+}

@@ -1,6 +1,7 @@
 package classify
 
 import (
+	"bytes"
 	"strconv"
 	"strings"
 
@@ -266,7 +267,7 @@ func classifyOrg(o *OrgFacts) []OrgFinding {
 		out = append(out, OrgFinding{
 			Code:     r.Code,
 			Severity: r.Severity,
-			Explanation: expand(r.Explanation, func(b *strings.Builder, name string) bool {
+			Explanation: expand(r.Explanation, func(b *bytes.Buffer, name string) bool {
 				if name != "items" {
 					return false
 				}

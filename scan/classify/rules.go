@@ -1,8 +1,10 @@
 package classify
 
 import (
+	"bytes"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/anchorscan/anchorscan/scan/anchor"
 )
@@ -361,7 +363,7 @@ var rules = []Rule{
 // otherwise kept verbatim: directory data is attacker-controlled and the
 // renderers escape it, so rewriting it here would only hide what is there.
 func expandIdentity(tmpl string, f *Facts) string {
-	return expand(tmpl, func(b *strings.Builder, name string) bool {
+	return expand(tmpl, func(b *bytes.Buffer, name string) bool {
 		switch name {
 		case "upn":
 			writeQuoted(b, f.UPN)
@@ -417,9 +419,10 @@ func expandIdentity(tmpl string, f *Facts) string {
 // expand writes tmpl with every {name} replaced by what write(name) writes;
 // an unknown name (write returns false) is left as it is, and a test keeps
 // the templates free of them. Values are never expanded again.
-func expand(tmpl string, write func(b *strings.Builder, name string) bool) string {
-	var b strings.Builder
-	b.Grow(len(tmpl) + 192)
+func expand(tmpl string, write func(b *bytes.Buffer, name string) bool) string {
+	b := textBuffers.Get().(*bytes.Buffer)
+	defer textBuffers.Put(b)
+	b.Reset()
 	for {
 		open := strings.IndexByte(tmpl, '{')
 		if open < 0 {
@@ -430,7 +433,7 @@ func expand(tmpl string, write func(b *strings.Builder, name string) bool) strin
 			break
 		}
 		b.WriteString(tmpl[:open])
-		if !write(&b, tmpl[open+1:open+end]) {
+		if !write(b, tmpl[open+1:open+end]) {
 			b.WriteString(tmpl[open : open+end+1])
 		}
 		tmpl = tmpl[open+end+1:]
@@ -439,7 +442,12 @@ func expand(tmpl string, write func(b *strings.Builder, name string) bool) strin
 	return b.String()
 }
 
-func writeQuoted(b *strings.Builder, v string) {
+// textBuffers hold explanations while they are written. Every finding
+// keeps its explanation, so it is copied out at its exact length rather
+// than kept in a buffer grown for the longest values.
+var textBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func writeQuoted(b *bytes.Buffer, v string) {
 	if v == "" {
 		b.WriteString("(empty)")
 		return

@@ -1,9 +1,9 @@
 package classify
 
 import (
+	"bytes"
 	"fmt"
 	"regexp"
-	"strings"
 	"testing"
 
 	"github.com/anchorscan/anchorscan/scan/record"
@@ -144,7 +144,7 @@ func TestTemplatesExpand(t *testing.T) {
 }
 
 func TestExpand(t *testing.T) {
-	lookup := func(b *strings.Builder, name string) bool {
+	lookup := func(b *bytes.Buffer, name string) bool {
 		switch name {
 		case "a":
 			b.WriteString("{b}") // values are not expanded again

@@ -129,11 +129,35 @@ func join(in Input) []*identity {
 	j.linkOktaLogin()
 	j.linkADUPN()
 
-	out := make([]*identity, 0, len(j.idents))
+	// The list of identities has a slot per record, and merging left most
+	// of them empty: the identities are copied to a list of their own, and
+	// the records' pointers into the first list cleared (nothing after the
+	// join asks a record for its identity), so that it is freed before the
+	// facts and findings are made.
+	n := 0
 	for i := range j.idents {
 		if !j.idents[i].empty() {
-			out = append(out, &j.idents[i])
+			n++
 		}
+	}
+	kept := make([]identity, 0, n)
+	for i := range j.idents {
+		if !j.idents[i].empty() {
+			kept = append(kept, j.idents[i])
+		}
+	}
+	for i := range j.oktas {
+		j.oktas[i].ident = nil
+	}
+	for i := range j.entras {
+		j.entras[i].ident = nil
+	}
+	for i := range j.ads {
+		j.ads[i].ident = nil
+	}
+	out := make([]*identity, n)
+	for i := range kept {
+		out[i] = &kept[i]
 	}
 	return out
 }

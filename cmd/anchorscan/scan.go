@@ -18,6 +18,7 @@ func scanCmd(e *env) *cobra.Command {
 		Short: "Snapshot the configured sources into the database and classify every identity",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			defer collectLessOften()()
 			cfg, err := loadConfig(cmd, e)
 			if err != nil {
 				return err

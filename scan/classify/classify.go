@@ -1,6 +1,7 @@
 package classify
 
 import (
+	"runtime"
 	"slices"
 	"strings"
 
@@ -20,6 +21,11 @@ type Input struct {
 	ADUsers      []record.ADUser
 }
 
+// collectAfterJoin is the number of identities from which Classify
+// collects garbage once the join is done: below it the collection costs
+// more than the memory it saves is worth.
+const collectAfterJoin = 100_000
+
 // Options tune classification.
 type Options struct {
 	// OktaIssuer is a federation issuer accepted as this Okta org's besides
@@ -34,6 +40,15 @@ type Options struct {
 // It does not modify in.
 func Classify(in Input, opts Options) Result {
 	idents := join(in)
+	if len(idents) >= collectAfterJoin {
+		// The join's maps and its per-record list of identities are
+		// garbage now, about a third of what was live. The collector's
+		// next target, set while they were live, would let the heap grow
+		// by half of them again while the facts and findings are made:
+		// at 1,000,000 identities the scan's heap peaked at 2.67 GB that
+		// way, where one collection here keeps it lower.
+		runtime.GC()
+	}
 	domains := newDomainIndex(in.EntraDomains)
 	facts := make([]Facts, len(idents))
 	for i, id := range idents {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
 
@@ -101,6 +102,13 @@ func Render(ctx context.Context, db *store.DB, opts RenderOptions) (map[string]s
 			if err != nil {
 				return nil, err
 			}
+			// The records the view was made from are garbage now, two
+			// thirds of the heap at a million identities. Collected and
+			// their pages given back before the page is encoded, they do
+			// not sit under the encoder's large buffers: at 1,000,000
+			// identities the command's peak RSS was 3.45 GiB, 0.7 of it
+			// freed pages not yet returned.
+			debug.FreeOSMemory()
 			write = func(w io.Writer) error { return WriteHTML(w, v) }
 		}
 		name := map[string]string{"json": "findings.json", "xlsx": "report.xlsx", "html": "report.html"}[f]

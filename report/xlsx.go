@@ -1,6 +1,8 @@
 package report
 
 import (
+	"archive/zip"
+	"compress/flate"
 	"errors"
 	"fmt"
 	"io"
@@ -103,6 +105,7 @@ func WriteXLSX(w io.Writer, in XLSXInput) (err error) {
 		return errors.New("write workbook: no snapshot given")
 	}
 	f := excelize.NewFile()
+	f.SetZipWriter(fastZip)
 	defer func() {
 		// Close removes the stream writers' temporary files.
 		if cerr := f.Close(); cerr != nil && err == nil {
@@ -773,4 +776,16 @@ func xlsxUTF16Len(s string) int {
 		n += utf16.RuneLen(r)
 	}
 	return n
+}
+
+// fastZip is the workbook's ZIP writer, compressing at flate's fastest
+// level rather than its default. The workbook's sheets are most of its
+// size, and at 1,000,000 identities compressing them at the default level
+// took 11 of the 35 seconds the workbook took.
+func fastZip(w io.Writer) excelize.ZipWriter {
+	zw := zip.NewWriter(w)
+	zw.RegisterCompressor(zip.Deflate, func(out io.Writer) (io.WriteCloser, error) {
+		return flate.NewWriter(out, flate.BestSpeed)
+	})
+	return zw
 }

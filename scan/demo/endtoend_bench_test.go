@@ -19,7 +19,10 @@ import (
 // BenchmarkEndToEnd1M runs the whole pipeline on 1,000,000 generated
 // identities: scan of the simulator with the real collectors, classify,
 // plan, HTML and Excel, then findings.json; scan-to-excel-s is the time of
-// all but the last. It takes minutes; run it on its own:
+// all but the last. Everything, the simulator too, runs in this process,
+// which reports each phase's heap; BenchmarkCommands1M in cmd/anchorscan
+// runs each command in a process of its own and reports its RSS. It takes
+// minutes; run it on its own:
 //
 //	go test -run '^$' -bench EndToEnd1M -benchtime 1x -timeout 60m ./scan/demo/
 func BenchmarkEndToEnd1M(b *testing.B) { benchmarkEndToEnd(b, 1_000_000) }
@@ -94,9 +97,32 @@ func benchmarkEndToEnd(b *testing.B, users int) {
 	}
 }
 
-// commandGCPercent is the collector target the plan and report commands
-// set (cmd/anchorscan/gc.go).
-const commandGCPercent = 50
+// The collector targets the commands set (cmd/anchorscan/gc.go): plan and
+// report, and scan once its sources are read, run at commandGCPercent;
+// scan reads its sources at readingGCPercent.
+const (
+	commandGCPercent = 50
+	readingGCPercent = 400
+)
+
+// scanLikeTheCommand sets the collector's targets as anchorscan scan does
+// for the scan that opts starts, and returns what restores them.
+func scanLikeTheCommand(opts *scan.Options) (restore func()) {
+	before := debug.SetGCPercent(readingGCPercent)
+	classifyLikeTheCommand(opts)
+	return func() { debug.SetGCPercent(before) }
+}
+
+// classifyLikeTheCommand sets only the target scan sets once its sources
+// are read. A benchmark whose simulator shares its heap keeps the default
+// target while reading: readingGCPercent, meant for the few pages a scan
+// holds, would let the simulator's tenant grow the heap fivefold.
+func classifyLikeTheCommand(opts *scan.Options) {
+	opts.Classifying = func() func() {
+		before := debug.SetGCPercent(commandGCPercent)
+		return func() { debug.SetGCPercent(before) }
+	}
+}
 
 // scanPhase is anchorscan scan: it returns how many identities the snapshot
 // holds and its id, and keeps nothing else.
@@ -112,7 +138,9 @@ func scanPhase(b *testing.B, ctx context.Context, servers *sim.Servers, dbPath s
 	defer db.Close()
 	var org string
 	servers.State.Read(func(t *sim.Tenant) { org = t.Okta.Org })
-	res, err := scan.Run(ctx, db, sources, scan.Options{ToolVersion: "bench", OktaOrg: org})
+	opts := scan.Options{ToolVersion: "bench", OktaOrg: org}
+	classifyLikeTheCommand(&opts)
+	res, err := scan.Run(ctx, db, sources, opts)
 	if err != nil || !res.Complete() {
 		b.Fatalf("scan: %v %+v", err, res)
 	}

@@ -154,9 +154,12 @@ func benchmarkScanLatency(b *testing.B, users int, latency time.Duration) {
 				b.StopTimer()
 				db := benchDB(b)
 				srcs := benchSources(b, s, partitions)
+				opts := scan.Options{ToolVersion: "bench"}
+				restore := scanLikeTheCommand(&opts)
 				b.StartTimer()
-				res, err := scan.Run(context.Background(), db, srcs, scan.Options{ToolVersion: "bench"})
+				res, err := scan.Run(context.Background(), db, srcs, opts)
 				b.StopTimer()
+				restore()
 				if err != nil || !res.Complete() {
 					b.Fatalf("scan: %v %+v", err, res.Sources)
 				}

@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unsafe"
 
 	"github.com/anchorscan/anchorscan/scan/anchor"
 	"github.com/anchorscan/anchorscan/scan/classify"
@@ -532,14 +531,12 @@ type recordIndex struct {
 
 func indexRecords(in classify.Input) *recordIndex {
 	ix := &recordIndex{
-		entra:    record.NewIndex(in.EntraUsers, func(u *record.EntraUser) string { return u.ID }),
-		okta:     record.NewIndex(in.OktaUsers, func(u *record.OktaUser) string { return u.ID }),
-		appUsers: record.NewIndex(in.OktaAppUsers, func(u *record.OktaAppUser) string { return u.UserID }),
+		entra:    record.NewIndex(in.EntraUsers, record.EntraUserID),
+		okta:     record.NewIndex(in.OktaUsers, record.OktaUserID),
+		appUsers: record.NewIndex(in.OktaAppUsers, record.OktaAppUserUserID),
 		apps:     make(map[string]*record.OktaApp, len(in.OktaApps)),
-		adByDN:   record.NewIndex(in.ADUsers, func(u *record.ADUser) string { return u.DistinguishedName }),
-		// The GUID's bytes viewed as a string, not copied: the records
-		// are not changed while the index is used.
-		adByGUID: record.NewIndex(in.ADUsers, func(u *record.ADUser) string { return unsafe.String(&u.ObjectGUID[0], len(u.ObjectGUID)) }),
+		adByDN:   record.NewIndex(in.ADUsers, record.ADUserDN),
+		adByGUID: record.NewIndex(in.ADUsers, record.ADUserGUID),
 	}
 	for i := range in.OktaApps {
 		ix.apps[in.OktaApps[i].ID] = &in.OktaApps[i]

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unsafe"
 
 	"github.com/anchorscan/anchorscan/scan/anchor"
 	"github.com/anchorscan/anchorscan/scan/classify"
@@ -260,15 +259,13 @@ func newGenerator(in *classify.Input, parking string) (*generator, error) {
 	g := &generator{
 		in:        in,
 		o365:      map[string]*record.OktaApp{},
-		appUsers:  record.NewIndex(in.OktaAppUsers, func(u *record.OktaAppUser) string { return u.UserID }),
-		oktaByID:  record.NewIndex(in.OktaUsers, func(u *record.OktaUser) string { return u.ID }),
-		entraByID: record.NewIndex(in.EntraUsers, func(u *record.EntraUser) string { return u.ID }),
-		// The GUID's bytes viewed as a string, not copied: the records
-		// are not changed while the plan is made.
-		adByGUID: record.NewIndex(in.ADUsers, func(u *record.ADUser) string { return unsafe.String(&u.ObjectGUID[0], len(u.ObjectGUID)) }),
-		domains:  make(map[string]record.EntraDomain, len(in.EntraDomains)),
-		taken:    make(map[string]bool, len(in.EntraUsers)),
-		orgSeen:  map[string]bool{},
+		appUsers:  record.NewIndex(in.OktaAppUsers, record.OktaAppUserUserID),
+		oktaByID:  record.NewIndex(in.OktaUsers, record.OktaUserID),
+		entraByID: record.NewIndex(in.EntraUsers, record.EntraUserID),
+		adByGUID:  record.NewIndex(in.ADUsers, record.ADUserGUID),
+		domains:   make(map[string]record.EntraDomain, len(in.EntraDomains)),
+		taken:     make(map[string]bool, len(in.EntraUsers)),
+		orgSeen:   map[string]bool{},
 	}
 	var appIDs []string
 	for i := range in.OktaApps {

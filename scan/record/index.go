@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"slices"
 	"strings"
+	"unsafe"
 )
 
 // Index finds the records of a list by a string key without a map: by
@@ -101,3 +102,23 @@ func (x *Index[T]) All(k string, fn func(*T)) {
 		fn(x.at(i))
 	}
 }
+
+// The keys the report and the plan look a snapshot's records up by, for
+// NewIndex.
+
+// EntraUserID is an Entra user's object id.
+func EntraUserID(u *EntraUser) string { return u.ID }
+
+// OktaUserID is an Okta user's id.
+func OktaUserID(u *OktaUser) string { return u.ID }
+
+// OktaAppUserUserID is the Okta user id of an app assignment.
+func OktaAppUserUserID(u *OktaAppUser) string { return u.UserID }
+
+// ADUserDN is an AD user's distinguished name.
+func ADUserDN(u *ADUser) string { return u.DistinguishedName }
+
+// ADUserGUID is the raw objectGUID's 16 bytes viewed as a string, not
+// copied: look a GUID up by string(raw[:]). Like every Index, one over it
+// holds only while the records are not changed.
+func ADUserGUID(u *ADUser) string { return unsafe.String(&u.ObjectGUID[0], len(u.ObjectGUID)) }

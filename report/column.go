@@ -12,15 +12,13 @@ import (
 // written. The text is what json.Marshal writes for the same values.
 type jsonColumn struct {
 	text []byte // the elements, comma-separated, without the brackets
-	n    int
 }
 
 // add appends one element: a string, an int, or a []any of them.
 func (c *jsonColumn) add(v any) {
-	if c.n > 0 {
+	if len(c.text) > 0 { // no element encodes to nothing
 		c.text = append(c.text, ',')
 	}
-	c.n++
 	switch v := v.(type) {
 	case int:
 		c.text = fmt.Appendf(c.text, "%d", v)

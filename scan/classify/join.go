@@ -134,18 +134,7 @@ func join(in Input) []*identity {
 	// the records' pointers into the first list cleared (nothing after the
 	// join asks a record for its identity), so that it is freed before the
 	// facts and findings are made.
-	n := 0
-	for i := range j.idents {
-		if !j.idents[i].empty() {
-			n++
-		}
-	}
-	kept := make([]identity, 0, n)
-	for i := range j.idents {
-		if !j.idents[i].empty() {
-			kept = append(kept, j.idents[i])
-		}
-	}
+	kept := slices.Clone(slices.DeleteFunc(j.idents, func(id identity) bool { return id.empty() }))
 	for i := range j.oktas {
 		j.oktas[i].ident = nil
 	}
@@ -155,7 +144,7 @@ func join(in Input) []*identity {
 	for i := range j.ads {
 		j.ads[i].ident = nil
 	}
-	out := make([]*identity, n)
+	out := make([]*identity, len(kept))
 	for i := range kept {
 		out[i] = &kept[i]
 	}

@@ -285,19 +285,10 @@ func (db *DB) LoadInput(ctx context.Context, id SnapshotID) (classify.Input, err
 		}
 		counts[t] = n
 	}
-	// An empty table stays a nil list, as it always was.
-	if n := counts["okta_users"]; n > 0 {
-		in.OktaUsers = make([]record.OktaUser, 0, n)
-	}
-	if n := counts["okta_app_users"]; n > 0 {
-		in.OktaAppUsers = make([]record.OktaAppUser, 0, n)
-	}
-	if n := counts["entra_users"]; n > 0 {
-		in.EntraUsers = make([]record.EntraUser, 0, n)
-	}
-	if n := counts["ad_users"]; n > 0 {
-		in.ADUsers = make([]record.ADUser, 0, n)
-	}
+	in.OktaUsers = sized[record.OktaUser](counts["okta_users"])
+	in.OktaAppUsers = sized[record.OktaAppUser](counts["okta_app_users"])
+	in.EntraUsers = sized[record.EntraUser](counts["entra_users"])
+	in.ADUsers = sized[record.ADUser](counts["ad_users"])
 	load := func(table, columns string, keys int, scan func(*sql.Rows) error) error {
 		rows, err := q.QueryContext(ctx, "SELECT "+columns+" FROM "+table+" WHERE snapshot_id = ? ORDER BY "+orderBy(columns, keys), id)
 		if err != nil {
@@ -313,7 +304,8 @@ func (db *DB) LoadInput(ctx context.Context, id SnapshotID) (classify.Input, err
 	}
 	t := recordTables
 	// The Okta tables and the Entra and AD ones are read on two
-	// connections at once: reading a million records is mostly decoding, which two cores halve.
+	// connections at once: reading a million records is mostly decoding,
+	// which two cores halve.
 	loadOkta := func(share *sharer) error {
 		err := load(t[0].name, t[0].columns, t[0].keys, func(r *sql.Rows) error {
 			var u record.OktaUser
@@ -407,4 +399,13 @@ func (db *DB) LoadInput(ctx context.Context, id SnapshotID) (classify.Input, err
 	g.Go(func() error { return loadOkta(newSharer()) })
 	g.Go(func() error { return loadEntraAD(newSharer()) })
 	return in, g.Wait()
+}
+
+// sized is an empty list with room for n records; nil when n is 0, as a
+// list loaded from an empty table always was.
+func sized[T any](n int) []T {
+	if n == 0 {
+		return nil
+	}
+	return make([]T, 0, n)
 }

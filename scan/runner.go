@@ -68,7 +68,7 @@ type Options struct {
 	// Classifying, when set, is called once the sources are done, before
 	// the snapshot is loaded, classified and its findings saved; what it
 	// returns is called after. That work is one goroutine's, so the scan
-	// command lowers the collector's target there (cmd/anchorscan/gc.go)
+	// command lowers the collector's target there (internal/gctarget)
 	// while leaving it alone for the collectors, which keep both cores busy.
 	Classifying func() (done func())
 	Logger      *slog.Logger

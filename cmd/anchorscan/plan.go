@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/anchorscan/anchorscan/internal/gctarget"
 	"github.com/anchorscan/anchorscan/report"
 	"github.com/anchorscan/anchorscan/report/plan"
 	"github.com/anchorscan/anchorscan/store"
@@ -23,7 +24,7 @@ func planCmd(e *env) *cobra.Command {
 			"run it with `anchorscan apply`, or export it with `anchorscan plan export --powershell`.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			defer collectSooner()()
+			defer gctarget.Sooner()()
 			if out == "" {
 				return usageError{fmt.Errorf("-o FILE is required: where to write the plan")}
 			}

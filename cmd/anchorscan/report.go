@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/anchorscan/anchorscan/internal/gctarget"
 	"github.com/anchorscan/anchorscan/report"
 	"github.com/anchorscan/anchorscan/report/plan"
 	"github.com/anchorscan/anchorscan/store"
@@ -23,7 +24,7 @@ func reportCmd(e *env) *cobra.Command {
 always renders the same report. --compare adds the drift from an earlier snapshot.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			defer collectSooner()()
+			defer gctarget.Sooner()()
 			if opts.OutDir == "" {
 				return usageError{fmt.Errorf("--out DIR is required")}
 			}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/anchorscan/anchorscan/internal/gctarget"
 	"github.com/anchorscan/anchorscan/scan"
 	"github.com/anchorscan/anchorscan/store"
 )
@@ -18,7 +19,7 @@ func scanCmd(e *env) *cobra.Command {
 		Short: "Snapshot the configured sources into the database and classify every identity",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			defer collectLessOften()()
+			defer gctarget.LessOften()()
 			cfg, err := loadConfig(cmd, e)
 			if err != nil {
 				return err
@@ -41,7 +42,7 @@ func scanCmd(e *env) *cobra.Command {
 				Resume:      resume,
 				Incremental: incremental,
 				ToolVersion: toolVersion(), OktaOrg: org, OnPage: p.page, Logger: e.log,
-				Classifying: collectSooner,
+				Classifying: gctarget.Sooner,
 			})
 			p.done()
 			if res != nil {

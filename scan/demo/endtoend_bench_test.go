@@ -4,11 +4,11 @@ import (
 	"context"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/anchorscan/anchorscan/internal/gctarget"
 	"github.com/anchorscan/anchorscan/report"
 	"github.com/anchorscan/anchorscan/report/plan"
 	"github.com/anchorscan/anchorscan/scan"
@@ -97,31 +97,11 @@ func benchmarkEndToEnd(b *testing.B, users int) {
 	}
 }
 
-// The collector targets the commands set (cmd/anchorscan/gc.go): plan and
-// report, and scan once its sources are read, run at commandGCPercent;
-// scan reads its sources at readingGCPercent.
-const (
-	commandGCPercent = 50
-	readingGCPercent = 400
-)
-
 // scanLikeTheCommand sets the collector's targets as anchorscan scan does
 // for the scan that opts starts, and returns what restores them.
 func scanLikeTheCommand(opts *scan.Options) (restore func()) {
-	before := debug.SetGCPercent(readingGCPercent)
-	classifyLikeTheCommand(opts)
-	return func() { debug.SetGCPercent(before) }
-}
-
-// classifyLikeTheCommand sets only the target scan sets once its sources
-// are read. A benchmark whose simulator shares its heap keeps the default
-// target while reading: readingGCPercent, meant for the few pages a scan
-// holds, would let the simulator's tenant grow the heap fivefold.
-func classifyLikeTheCommand(opts *scan.Options) {
-	opts.Classifying = func() func() {
-		before := debug.SetGCPercent(commandGCPercent)
-		return func() { debug.SetGCPercent(before) }
-	}
+	opts.Classifying = gctarget.Sooner
+	return gctarget.LessOften()
 }
 
 // scanPhase is anchorscan scan: it returns how many identities the snapshot
@@ -139,7 +119,10 @@ func scanPhase(b *testing.B, ctx context.Context, servers *sim.Servers, dbPath s
 	var org string
 	servers.State.Read(func(t *sim.Tenant) { org = t.Okta.Org })
 	opts := scan.Options{ToolVersion: "bench", OktaOrg: org}
-	classifyLikeTheCommand(&opts)
+	// Only the target from classification on, as the command sets it: the
+	// simulator shares this heap, and gctarget.Reading, meant for the few
+	// pages a scan holds, would let its tenant grow the heap fivefold.
+	opts.Classifying = gctarget.Sooner
 	res, err := scan.Run(ctx, db, sources, opts)
 	if err != nil || !res.Complete() {
 		b.Fatalf("scan: %v %+v", err, res)
@@ -149,7 +132,7 @@ func scanPhase(b *testing.B, ctx context.Context, servers *sim.Servers, dbPath s
 
 // planPhase is anchorscan plan -o planPath.
 func planPhase(b *testing.B, ctx context.Context, dbPath string, id store.SnapshotID, planPath string) {
-	defer debug.SetGCPercent(debug.SetGCPercent(commandGCPercent))
+	defer gctarget.Sooner()()
 	db, err := store.OpenReadOnly(ctx, dbPath)
 	if err != nil {
 		b.Fatal(err)
@@ -166,7 +149,7 @@ func planPhase(b *testing.B, ctx context.Context, dbPath string, id store.Snapsh
 
 // reportPhase is anchorscan report --plan planPath --format formats.
 func reportPhase(b *testing.B, ctx context.Context, dbPath, planPath, out string, formats ...string) {
-	defer debug.SetGCPercent(debug.SetGCPercent(commandGCPercent))
+	defer gctarget.Sooner()()
 	p, err := plan.ReadFile(planPath)
 	if err != nil {
 		b.Fatal(err)

@@ -1,38 +1,39 @@
-package main
+// Package gctarget holds the collector targets anchorscan's commands set for
+// each phase of their work, so that the commands and the benchmarks that
+// measure them use the same ones.
+package gctarget
 
 import (
 	"os"
 	"runtime/debug"
 )
 
-// singleThreadedGCPercent is the collector's target for plan and report,
+// SingleThreaded is the collector's target for plan and report,
 // and for scan once its sources are read. Each holds a snapshot's records
 // while it works through its identities on one goroutine, so the collector
 // runs on the other core almost for free, while the default target (100)
 // lets the heap grow to twice what is live between collections. Measured
 // at 100,000 identities: report --format html 7.45 → 7.67 s and 548 → 416
 // MB peak RSS; plan 2.93 → 3.08 s and 362 → 299 MB.
-const singleThreadedGCPercent = 50
+const SingleThreaded = 50
 
-// readingGCPercent is the collector's target while scan reads its sources.
+// Reading is the collector's target while scan reads its sources.
 // What is live then is a few pages per source, tens of megabytes, so the
 // default target collected dozens of times a second (5,100 times in a
 // 1,000,000-identity scan's first two minutes) and took a tenth of the
 // CPU that the SDKs' decoding needs. Measured at 100,000 identities: scan
 // 18.1 → 15.1 s.
-const readingGCPercent = 400
+const Reading = 400
 
-// collectSooner lowers the collector's target for a single-threaded
-// command, unless GOGC says otherwise. It returns what restores the
-// previous target.
-func collectSooner() (restore func()) { return setGCPercent(singleThreadedGCPercent) }
+// Sooner lowers the collector's target to SingleThreaded, unless GOGC says
+// otherwise. It returns what restores the previous target.
+func Sooner() (restore func()) { return set(SingleThreaded) }
 
-// collectLessOften raises the collector's target for a command whose live
-// heap is small and whose allocation is fast, unless GOGC says otherwise.
-// It returns what restores the previous target.
-func collectLessOften() (restore func()) { return setGCPercent(readingGCPercent) }
+// LessOften raises the collector's target to Reading, unless GOGC says
+// otherwise. It returns what restores the previous target.
+func LessOften() (restore func()) { return set(Reading) }
 
-func setGCPercent(percent int) (restore func()) {
+func set(percent int) (restore func()) {
 	if _, set := os.LookupEnv("GOGC"); set {
 		return func() {}
 	}

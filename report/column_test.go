@@ -2,6 +2,7 @@ package report
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
@@ -56,5 +57,17 @@ func TestEmptyReportHasLists(t *testing.T) {
 		if !strings.Contains(string(raw), `"`+col+`":[]`) {
 			t.Errorf("empty table's %s column is not an empty list: %s", col, raw)
 		}
+	}
+}
+
+// A view builder's counts are the same however often View is called.
+func TestViewCountsDoNotChangeOnASecondView(t *testing.T) {
+	b := NewViewBuilder(htmlSnapshot(), nil, classify.Input{}, ViewOptions{})
+	if err := b.Add(&classify.Finding{Scenario: classify.OK, Severity: classify.Info, UPN: "a@contoso.example"}); err != nil {
+		t.Fatal(err)
+	}
+	first := slices.Clone(b.View().Severities)
+	if second := b.View().Severities; !slices.Equal(first, second) {
+		t.Errorf("severities %v, then %v", first, second)
 	}
 }

@@ -294,7 +294,7 @@ func tenantFields(snap *store.Snapshot, in classify.Input) []Field {
 var severityOrder = []classify.Severity{classify.Critical, classify.High, classify.Medium, classify.Low, classify.Info}
 
 // summarize lists the counts of every scenario of the decision table and
-// every severity, in their order; it empties bySeverity.
+// every severity, in their order, then any it does not know.
 func summarize(byScenario map[classify.Scenario]int, bySeverity map[classify.Severity]int) ([]ScenarioCount, []SeverityCount) {
 	var scen []ScenarioCount
 	known := map[classify.Scenario]bool{}
@@ -312,10 +312,11 @@ func summarize(byScenario map[classify.Scenario]int, bySeverity map[classify.Sev
 	var sev []SeverityCount
 	for _, s := range severityOrder {
 		sev = append(sev, SeverityCount{Severity: string(s), Count: bySeverity[s]})
-		delete(bySeverity, s)
 	}
 	for _, s := range slices.Sorted(maps.Keys(bySeverity)) {
-		sev = append(sev, SeverityCount{Severity: string(s), Count: bySeverity[s]})
+		if !slices.Contains(severityOrder, s) {
+			sev = append(sev, SeverityCount{Severity: string(s), Count: bySeverity[s]})
+		}
 	}
 	return scen, sev
 }

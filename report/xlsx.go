@@ -152,7 +152,6 @@ func WriteXLSX(w io.Writer, in XLSXInput) (err error) {
 type xlsxBook struct {
 	f *excelize.File
 	// What the Findings sheet wrote, for the Summary sheet.
-	identities int
 	byScenario map[classify.Scenario]int
 	bySeverity map[classify.Severity]int
 	header     int // bold, shaded, text format
@@ -322,7 +321,6 @@ func (b *xlsxBook) findings(in XLSXInput) error {
 		rows: count,
 		each: func(row []any, emit func([]any) error) error {
 			return each(func(f *classify.Finding) error {
-				b.identities++
 				b.byScenario[f.Scenario]++
 				b.bySeverity[f.Severity]++
 				row[0], row[1] = string(f.Scenario), string(f.Severity)
@@ -444,6 +442,8 @@ func (b *xlsxBook) summary(in XLSXInput) error {
 		return err
 	}
 	snap := in.Snapshot
+	// The Findings sheet, written first, holds exactly this many rows.
+	identities, _ := in.findings()
 	r := 1
 	var errs []error
 	put := func(col string, v any, style int) {
@@ -473,7 +473,7 @@ func (b *xlsxBook) summary(in XLSXInput) error {
 		{"Okta org", xlsxText(snap.OktaOrg)},
 		{"Entra tenant", xlsxText(snap.EntraTenant)},
 		{"AD domains", xlsxText(strings.Join(snap.ADDomains, ", "))},
-		{"Identities", strconv.Itoa(b.identities)},
+		{"Identities", strconv.Itoa(identities)},
 		{"Org findings", strconv.Itoa(len(in.Findings.Org))},
 	}
 	if in.Plan != nil {

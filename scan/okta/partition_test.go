@@ -3,6 +3,7 @@ package okta
 import (
 	"cmp"
 	"context"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -121,7 +122,7 @@ func TestResumePartitionedUsers(t *testing.T) {
 	mu.Lock()
 	failAfter = 0
 	mu.Unlock()
-	second := &checkpointSink{cps: first.cps}
+	second := &checkpointSink{cps: maps.Clone(first.cps)}
 	stats, err := c.CollectFrom(context.Background(), second, first.cps)
 	if err != nil {
 		t.Fatalf("resume: %v", err)

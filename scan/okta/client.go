@@ -184,7 +184,8 @@ type requestCounters struct {
 }
 
 // countingTransport counts every request that reaches the network, retries
-// included, for the run whose context the request carries.
+// included, for the run whose context the request carries, and shows a list
+// reader the headers of each answer before the SDK reads its body.
 type countingTransport struct {
 	next http.RoundTripper
 }
@@ -198,6 +199,9 @@ func (t countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if n != nil && resp != nil && resp.StatusCode == http.StatusTooManyRequests {
 		n.throttled.Add(1)
 	}
+	if saw, ok := r.Context().Value(headersKey{}).(func(http.Header)); ok && err == nil && resp.StatusCode == http.StatusOK {
+		saw(resp.Header)
+	}
 	if err != nil && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)) {
 		// The SDK re-sends a request that failed with EOF at once and
 		// without counting, for as long as the context lasts: a server that
@@ -207,6 +211,11 @@ func (t countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	return resp, err
 }
+
+// headersKey carries, in a request's context, a function the transport
+// calls with the headers of a 200 answer before its body is read (see
+// readList).
+type headersKey struct{}
 
 // closedConnError is a connection the server closed before answering. It
 // deliberately does not unwrap to io.EOF (see countingTransport).

@@ -179,24 +179,20 @@ func (r *run) userList(ctx context.Context, list string, q userQuery, after stri
 	case q.filter != "":
 		path += "?filter=" + q.filter
 	}
-	for page := 1; ; page++ {
-		endpoint := pageEndpoint(path, page, after)
-		users, resp, err := fetch(ctx, r, endpoint, func(ctx context.Context) ([]okta.User, *okta.APIResponse, error) {
-			req := r.c.api.UserAPI.ListUsers(ctx).Limit(r.c.usersPageSize)
-			if q.search != "" {
-				req = req.Search(q.search)
-			}
-			if q.filter != "" {
-				req = req.Filter(q.filter)
-			}
-			if after != "" {
-				req = req.After(after)
-			}
-			return req.Execute()
-		})
-		if err != nil {
-			return err
+	call := func(ctx context.Context, after string) ([]okta.User, *okta.APIResponse, error) {
+		req := r.c.api.UserAPI.ListUsers(ctx).Limit(r.c.usersPageSize)
+		if q.search != "" {
+			req = req.Search(q.search)
 		}
+		if q.filter != "" {
+			req = req.Filter(q.filter)
+		}
+		if after != "" {
+			req = req.After(after)
+		}
+		return req.Execute()
+	}
+	return readList(ctx, r, path, after, call, func(page int, endpoint string, users []okta.User, next string) error {
 		b := record.Batch{OktaUsers: make([]record.OktaUser, 0, len(users))}
 		for i := range users {
 			u, err := convertUser(&users[i])
@@ -205,20 +201,15 @@ func (r *run) userList(ctx context.Context, list string, q userQuery, after stri
 			}
 			b.OktaUsers = append(b.OktaUsers, u)
 		}
-		if after, err = nextCursor(resp); err != nil {
-			return fmt.Errorf("okta: %s: %w", endpoint, err)
-		}
 		if list != "" {
-			b.Checkpoint = &record.Checkpoint{List: list, Cursor: after}
+			b.Checkpoint = &record.Checkpoint{List: list, Cursor: next}
 		}
 		if err := r.write(ctx, "users", page, b); err != nil {
 			return err
 		}
 		r.add(CountUsers, len(users))
-		if after == "" {
-			return nil
-		}
-	}
+		return nil
+	})
 }
 
 func convertUser(u *okta.User) (record.OktaUser, error) {
@@ -425,18 +416,14 @@ func (r *run) appUsers(ctx context.Context, appID string, replace bool) error {
 	if done {
 		return nil
 	}
-	for page := 1; ; page++ {
-		endpoint := pageEndpoint(path, page, after)
-		users, resp, err := fetch(ctx, r, endpoint, func(ctx context.Context) ([]okta.AppUser, *okta.APIResponse, error) {
-			req := r.c.api.ApplicationUsersAPI.ListApplicationUsers(ctx, appID).Limit(r.c.appUsersPageSize)
-			if after != "" {
-				req = req.After(after)
-			}
-			return req.Execute()
-		})
-		if err != nil {
-			return err
+	call := func(ctx context.Context, after string) ([]okta.AppUser, *okta.APIResponse, error) {
+		req := r.c.api.ApplicationUsersAPI.ListApplicationUsers(ctx, appID).Limit(r.c.appUsersPageSize)
+		if after != "" {
+			req = req.After(after)
 		}
+		return req.Execute()
+	}
+	return readList(ctx, r, path, after, call, func(page int, endpoint string, users []okta.AppUser, next string) error {
 		b := record.Batch{OktaAppUsers: make([]record.OktaAppUser, 0, len(users))}
 		for i := range users {
 			au, err := convertAppUser(appID, &users[i])
@@ -445,10 +432,7 @@ func (r *run) appUsers(ctx context.Context, appID string, replace bool) error {
 			}
 			b.OktaAppUsers = append(b.OktaAppUsers, au)
 		}
-		if after, err = nextCursor(resp); err != nil {
-			return fmt.Errorf("okta: %s: %w", endpoint, err)
-		}
-		b.Checkpoint = &record.Checkpoint{List: listAppUsers(appID), Cursor: after}
+		b.Checkpoint = &record.Checkpoint{List: listAppUsers(appID), Cursor: next}
 		if replace && page == 1 {
 			b.Removed = &record.Removals{OktaAppUsersOf: []string{appID}}
 		}
@@ -457,10 +441,8 @@ func (r *run) appUsers(ctx context.Context, appID string, replace bool) error {
 		}
 		r.add(CountAppUsers, len(users))
 		r.addAppCount(appID, len(users))
-		if after == "" {
-			return nil
-		}
-	}
+		return nil
+	})
 }
 
 func convertAppUser(appID string, u *okta.AppUser) (record.OktaAppUser, error) {

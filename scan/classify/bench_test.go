@@ -3,6 +3,7 @@ package classify_test
 import (
 	"testing"
 
+	"github.com/anchorscan/anchorscan/internal/cputime"
 	"github.com/anchorscan/anchorscan/scan/classify"
 )
 
@@ -15,12 +16,12 @@ func BenchmarkClassify100k(b *testing.B) {
 	in, want := syntheticInput(100_000)
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpuStart, cpuOK := processCPUTime()
+	cpuStart, cpuOK := cputime.Process()
 	var n int
 	for b.Loop() {
 		n = len(classify.Classify(in, classify.Options{}).Identities)
 	}
-	cpuEnd, _ := processCPUTime()
+	cpuEnd, _ := cputime.Process()
 	if n != len(want) {
 		b.Fatalf("classified %d identities, want %d", n, len(want))
 	}

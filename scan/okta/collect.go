@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -110,25 +111,32 @@ func (r *run) start(list string) (cursor string, done bool) {
 
 // collect reads the users list and each app's users list concurrently: each
 // list is a chain of cursor-linked pages, and the longest chain (users at 200
-// a page) would otherwise set the pace for all of them.
+// a page) would otherwise set the pace for all of them. Both app templates
+// are listed at once, and an app's users list starts as soon as the app is
+// listed, before its O365 settings are read: the app-user chains are the
+// longest once the users list is partitioned.
 func (r *run) collect(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return r.users(ctx) })
 	g.Go(func() error {
-		var appIDs []string
-		for _, name := range []string{appOffice365, appActiveDirectory} {
-			ids, err := r.apps(ctx, name)
-			if err != nil {
+		templates := []string{appOffice365, appActiveDirectory}
+		ids := make([][]string, len(templates))
+		tg, tctx := errgroup.WithContext(ctx)
+		for i, name := range templates {
+			tg.Go(func() error {
+				var err error
+				ids[i], err = r.apps(tctx, name, func(id string) {
+					g.Go(func() error { return r.appUsers(ctx, id, false) })
+				})
 				return err
-			}
-			appIDs = append(appIDs, ids...)
+			})
+		}
+		if err := tg.Wait(); err != nil {
+			return err
 		}
 		r.mu.Lock()
-		r.appIDs = appIDs
+		r.appIDs = slices.Concat(ids...)
 		r.mu.Unlock()
-		for _, id := range appIDs {
-			g.Go(func() error { return r.appUsers(ctx, id, false) })
-		}
 		return nil
 	})
 	return g.Wait()
@@ -244,7 +252,9 @@ type appJSON struct {
 // most, are stored in one batch once all pages are read, so that the list's
 // checkpoint is all or nothing: a resumed run that finds it done lists the
 // instances again only to learn their ids, storing and reading nothing else.
-func (r *run) apps(ctx context.Context, name string) ([]string, error) {
+// found, if not nil, is called with each instance's id as soon as it is
+// listed.
+func (r *run) apps(ctx context.Context, name string, found func(id string)) ([]string, error) {
 	var ids []string
 	_, stored := r.start(listApps(name))
 	b := record.Batch{Checkpoint: &record.Checkpoint{List: listApps(name)}}
@@ -270,6 +280,9 @@ func (r *run) apps(ctx context.Context, name string) ([]string, error) {
 				return nil, fmt.Errorf("okta: %s: app %d (id %q, name %q) is not a %s instance: the filter was not applied", endpoint, i, a.ID, a.Name, name)
 			}
 			ids = append(ids, a.ID)
+			if found != nil {
+				found(a.ID)
+			}
 			if stored {
 				continue
 			}

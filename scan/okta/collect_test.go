@@ -162,7 +162,7 @@ func TestCollectExampleTenant(t *testing.T) {
 		t.Errorf("users (-want +got):\n%s", diff)
 	}
 	// The mapping id is the fake's own; it is checked for presence below.
-	if diff := cmp.Diff(wantApps, apps, cmpopts.IgnoreFields(record.OktaApp{}, "MappingID")); diff != "" {
+	if diff := cmp.Diff(wantApps, apps, cmpopts.IgnoreFields(record.OktaApp{}, "MappingID"), sortApps); diff != "" {
 		t.Errorf("apps (-want +got):\n%s", diff)
 	}
 	for _, a := range apps {
@@ -286,7 +286,7 @@ func TestCollectPaging(t *testing.T) {
 			if diff := cmp.Diff(wantUsers, gotUsers); diff != "" {
 				t.Errorf("users (-want +got):\n%s", diff)
 			}
-			if diff := cmp.Diff(wantApps, gotApps, cmpopts.IgnoreFields(record.OktaApp{}, "MappingID")); diff != "" {
+			if diff := cmp.Diff(wantApps, gotApps, cmpopts.IgnoreFields(record.OktaApp{}, "MappingID"), sortApps); diff != "" {
 				t.Errorf("apps (-want +got):\n%s", diff)
 			}
 			if diff := cmp.Diff(wantAppUsers, gotAppUsers, cmpopts.EquateEmpty(), sortAppUsers); diff != "" {
@@ -344,6 +344,10 @@ var sortAppUsers = cmpopts.SortSlices(func(a, b record.OktaAppUser) bool {
 	}
 	return a.UserID < b.UserID
 })
+
+// sortApps compares apps regardless of the order the two templates,
+// listed concurrently, delivered them in.
+var sortApps = cmpopts.SortSlices(func(a, b record.OktaApp) bool { return a.ID < b.ID })
 
 // breakNth replaces the body of the nth response to path with what mangle
 // makes of it.

@@ -131,7 +131,7 @@ func (r *run) changes(ctx context.Context, from time.Time, knownApps string) err
 	r.sink = held
 	var appIDs []string
 	for _, name := range []string{appOffice365, appActiveDirectory} {
-		ids, err := r.apps(ctx, name)
+		ids, err := r.apps(ctx, name, nil)
 		if err != nil {
 			r.sink = sink
 			return err

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/okta/okta-sdk-golang/v5/okta"
 
 	"github.com/anchorscan/anchorscan/scan/record"
@@ -339,5 +340,47 @@ func assertAllEnded(t *testing.T, f *fakePages) {
 		default:
 			t.Errorf("the request for page after=%q outlived readList", a)
 		}
+	}
+}
+
+// TestAppUsersReadBeforeSettings holds the office365 app's provisioning
+// feature until the org is asked for an app's users: the app-user lists,
+// the longest chains once the users list is partitioned, must not wait for
+// the O365 settings or for the other app template to be listed.
+func TestAppUsersReadBeforeSettings(t *testing.T) {
+	tenant := bigTenant(300, 300, 300)
+	_, wantApps, wantAppUsers := expectedRecords(tenant)
+	appUsersAsked := make(chan struct{})
+	var once sync.Once
+	var early atomic.Bool
+	hold := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			switch {
+			case strings.HasSuffix(r.URL.Path, "/users") && strings.HasPrefix(r.URL.Path, "/api/v1/apps/"):
+				once.Do(func() { close(appUsersAsked) })
+			case strings.HasSuffix(r.URL.Path, "/features/USER_PROVISIONING"):
+				select {
+				case <-appUsersAsked:
+					early.Store(true)
+				case <-time.After(30 * time.Second):
+				}
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	c, _ := fakeOrg(t, tenant, Config{}, hold)
+	sink := &memorySink{}
+	if _, err := c.Collect(context.Background(), sink); err != nil {
+		t.Fatalf("Collect: %v", err)
+	}
+	if !early.Load() {
+		t.Error("no app's users were asked for while the office365 settings were held back")
+	}
+	_, apps, appUsers := sink.all()
+	if diff := cmp.Diff(wantApps, apps, cmpopts.IgnoreFields(record.OktaApp{}, "MappingID"), sortApps); diff != "" {
+		t.Errorf("apps (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(wantAppUsers, appUsers, cmpopts.EquateEmpty(), sortAppUsers); diff != "" {
+		t.Errorf("app users (-want +got):\n%s", diff)
 	}
 }

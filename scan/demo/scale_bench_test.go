@@ -165,6 +165,7 @@ func benchmarkScanLatency(b *testing.B, users int, latency time.Duration) {
 				b.StartTimer()
 				cpuStart, cpuOK := cputime.Process()
 				res, err := scan.Run(context.Background(), db, srcs, opts)
+				returned := time.Now()
 				cpuEnd, _ := cputime.Process()
 				b.StopTimer()
 				restore()
@@ -174,10 +175,16 @@ func benchmarkScanLatency(b *testing.B, users int, latency time.Duration) {
 				if err != nil || !res.Complete() {
 					b.Fatalf("scan: %v %+v", err, res.Sources)
 				}
+				var lastPage time.Time
 				for _, r := range res.Sources {
 					b.ReportMetric(float64(r.Requests), string(r.Source)+"-requests")
 					b.ReportMetric(r.Ended.Sub(r.Started).Seconds(), string(r.Source)+"-s")
+					if r.Ended.After(lastPage) {
+						lastPage = r.Ended
+					}
 				}
+				// Loading, classifying and storing the findings.
+				b.ReportMetric(returned.Sub(lastPage).Seconds(), "after-last-page-s")
 				b.StartTimer()
 			}
 			perOp := b.Elapsed() / time.Duration(b.N)

@@ -301,11 +301,18 @@ func TestCollectStopsWhenCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var usersPages atomic.Int64
-	// The third users page is where the operator presses Ctrl-C; the fake
-	// would answer it, so the cancellation must come from the context.
+	sink := &notifySink{after: 400, reached: make(chan struct{})}
+	// The third users page is where the operator presses Ctrl-C, once the
+	// two before it are stored (it is asked for while the second is still
+	// decoded); the fake would answer it, so the cancellation must come from
+	// the context.
 	cancelOnThird := func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.URL.Path == "/api/v1/users" && usersPages.Add(1) == 3 {
+				select {
+				case <-sink.reached:
+				case <-time.After(30 * time.Second):
+				}
 				cancel()
 				<-r.Context().Done() // the client gives up on this request
 				return
@@ -314,13 +321,13 @@ func TestCollectStopsWhenCancelled(t *testing.T) {
 		})
 	}
 	c, _ := fakeOrg(t, tenant, Config{}, cancelOnThird)
-	sink := &memorySink{}
 	start := time.Now()
 	stats, err := c.Collect(ctx, sink)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Collect error = %v, want context.Canceled", err)
 	}
-	if !strings.Contains(err.Error(), "/api/v1/users") {
+	// Whichever list noticed first reports it: the app lists run beside.
+	if !strings.Contains(err.Error(), "GET /api/v1/") {
 		t.Errorf("error %q does not name the endpoint", err)
 	}
 	if d := time.Since(start); d > 5*time.Second {
@@ -334,6 +341,26 @@ func TestCollectStopsWhenCancelled(t *testing.T) {
 	if stats.Requests < 3 || stats.Counts[CountUsers] != 400 {
 		t.Errorf("stats = %+v, want at least 3 requests and the 400 users read before", stats)
 	}
+}
+
+// notifySink is a memorySink that closes reached once it holds after users.
+type notifySink struct {
+	memorySink
+	after   int
+	users   int
+	reached chan struct{}
+}
+
+func (s *notifySink) Write(ctx context.Context, b record.Batch) error {
+	err := s.memorySink.Write(ctx, b)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	before := s.users
+	s.users += len(b.OktaUsers)
+	if before < s.after && s.users >= s.after {
+		close(s.reached)
+	}
+	return err
 }
 
 // sortAppUsers compares app users regardless of the order the concurrent
@@ -352,10 +379,15 @@ var sortApps = cmpopts.SortSlices(func(a, b record.OktaApp) bool { return a.ID <
 // breakNth replaces the body of the nth response to path with what mangle
 // makes of it.
 func breakNth(path string, nth int64, mangle func(w http.ResponseWriter, body []byte, header http.Header)) func(http.Handler) http.Handler {
+	return breakNthWhere(func(r *http.Request) bool { return r.URL.Path == path }, nth, mangle)
+}
+
+// breakNthWhere is breakNth on the requests match accepts.
+func breakNthWhere(match func(*http.Request) bool, nth int64, mangle func(w http.ResponseWriter, body []byte, header http.Header)) func(http.Handler) http.Handler {
 	var n atomic.Int64
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.URL.Path != path || n.Add(1) != nth {
+			if !match(r) || n.Add(1) != nth {
 				next.ServeHTTP(w, r)
 				return
 			}
@@ -423,7 +455,9 @@ func TestCollectBrokenResponses(t *testing.T) {
 		},
 		{
 			name: "truncated apps page",
-			wrap: breakNth("/api/v1/apps", 2, func(w http.ResponseWriter, body []byte, h http.Header) {
+			wrap: breakNthWhere(func(r *http.Request) bool {
+				return r.URL.Path == "/api/v1/apps" && r.URL.Query().Get("filter") == `name eq "active_directory"`
+			}, 1, func(w http.ResponseWriter, body []byte, h http.Header) {
 				writeWith(w, h, http.StatusOK, body[:len(body)-3])
 			}),
 			want: []string{`GET /api/v1/apps?filter=name eq "active_directory" (page 1)`, "unreadable response"},

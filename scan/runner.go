@@ -188,13 +188,6 @@ func finish(ctx context.Context, db *store.DB, id store.SnapshotID, runs []recor
 		return nil, err
 	}
 	in, loadErr := db.LoadInput(ctx, id)
-	var findings classify.Result
-	if loadErr == nil {
-		// The hash is waited for only now: it reads every record again
-		// and takes longer than the load, and classification runs on one
-		// core while it finishes on the other.
-		findings = classify.Classify(in, opts.Classify)
-	}
 	h := <-hashDone
 	if h.err != nil {
 		return nil, fmt.Errorf("finish snapshot %d: %w", id, h.err)
@@ -206,7 +199,7 @@ func finish(ctx context.Context, db *store.DB, id store.SnapshotID, runs []recor
 	if loadErr != nil {
 		return res, loadErr
 	}
-	res.Findings = findings
+	res.Findings = classify.Classify(in, opts.Classify)
 	// Every record of the tenant just became garbage: collecting now keeps
 	// the heap near what is live while the findings are written, instead
 	// of growing it to twice the records. (Storing each finding as it is

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,7 +38,7 @@ type run struct {
 	c      *Collector
 	sink   record.Sink
 	from   map[string]record.Checkpoint
-	mu     sync.Mutex // guards counts and serverStart: lists are read concurrently
+	mu     sync.Mutex // guards counts, serverStart and appIDs: lists are read concurrently
 	counts map[string]int
 	// serverStart is the earliest Date header of the run's responses.
 	serverStart time.Time
@@ -118,27 +117,17 @@ func (r *run) start(list string) (cursor string, done bool) {
 func (r *run) collect(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return r.users(ctx) })
-	g.Go(func() error {
-		templates := []string{appOffice365, appActiveDirectory}
-		ids := make([][]string, len(templates))
-		tg, tctx := errgroup.WithContext(ctx)
-		for i, name := range templates {
-			tg.Go(func() error {
-				var err error
-				ids[i], err = r.apps(tctx, name, func(id string) {
-					g.Go(func() error { return r.appUsers(ctx, id, false) })
-				})
-				return err
+	for _, name := range []string{appOffice365, appActiveDirectory} {
+		g.Go(func() error {
+			ids, err := r.apps(ctx, name, func(id string) {
+				g.Go(func() error { return r.appUsers(ctx, id, false) })
 			})
-		}
-		if err := tg.Wait(); err != nil {
+			r.mu.Lock()
+			r.appIDs = append(r.appIDs, ids...) // in either order: sync sorts them
+			r.mu.Unlock()
 			return err
-		}
-		r.mu.Lock()
-		r.appIDs = slices.Concat(ids...)
-		r.mu.Unlock()
-		return nil
-	})
+		})
+	}
 	return g.Wait()
 }
 

@@ -89,8 +89,9 @@ func fetch[T any](ctx context.Context, r *run, endpoint string, call func(ctx co
 // The next page is requested as soon as a page's headers name its cursor,
 // while that page's body is still read and decoded: the SDK decodes 200
 // users in about half a 20 ms round trip, and a chain that waited for it
-// would pay both on every page. At most two pages are in memory or in
-// flight beyond the one being stored.
+// would pay both on every page. While a page is stored, only the page after
+// it is in flight or held: the one after that is asked for once the reader
+// waits for its predecessor.
 func readList[T any](ctx context.Context, r *run, path, after string,
 	call func(ctx context.Context, after string) ([]T, *okta.APIResponse, error),
 	store func(page int, endpoint string, items []T, next string) error) error {

@@ -309,10 +309,7 @@ func TestCollectStopsWhenCancelled(t *testing.T) {
 	cancelOnThird := func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.URL.Path == "/api/v1/users" && usersPages.Add(1) == 3 {
-				select {
-				case <-sink.reached:
-				case <-time.After(30 * time.Second):
-				}
+				closedWithin(sink.reached, 30*time.Second)
 				cancel()
 				<-r.Context().Done() // the client gives up on this request
 				return

@@ -96,11 +96,7 @@ func TestNextPageRequestedBeforeABodyArrives(t *testing.T) {
 				close(thirdAsked)
 			case "/api/v1/users?" + second:
 				w = &bodyAfter{ResponseWriter: w, wait: func() {
-					select {
-					case <-thirdAsked:
-						early.Store(true)
-					case <-time.After(30 * time.Second):
-					}
+					early.Store(closedWithin(thirdAsked, 30*time.Second))
 				}}
 			}
 			next.ServeHTTP(w, r)
@@ -168,14 +164,14 @@ func (s *holdFirstUsersPage) Write(ctx context.Context, b record.Batch) error {
 
 // fakePages answers readList's page calls from a list of pages named by
 // cursor, calling the transport's header hook as the SDK's transport would,
-// and records the order in which calls began and ended.
+// and records the order in which calls began and which have ended.
 type fakePages struct {
-	mu     sync.Mutex
-	pages  map[string][]int  // cursor → items
-	next   map[string]string // cursor → the cursor of the page after
-	events []string
-	ended  map[string]chan struct{}
-	fail   map[string]error
+	mu    sync.Mutex
+	pages map[string][]int  // cursor → items
+	next  map[string]string // cursor → the cursor of the page after
+	begun []string
+	ended map[string]chan struct{}
+	fail  map[string]error
 }
 
 func newFakePages(n, per int) *fakePages {
@@ -198,16 +194,11 @@ func newFakePages(n, per int) *fakePages {
 	return f
 }
 
-func (f *fakePages) log(e string) {
-	f.mu.Lock()
-	f.events = append(f.events, e)
-	f.mu.Unlock()
-}
-
 func (f *fakePages) call(ctx context.Context, after string) ([]int, *okta.APIResponse, error) {
-	f.log("begin " + after)
+	f.mu.Lock()
+	f.begun = append(f.begun, after)
+	f.mu.Unlock()
 	defer close(f.ended[after])
-	defer f.log("end " + after)
 	h := http.Header{}
 	if next := f.next[after]; next != "" {
 		h.Set("Link", `<https://example.okta.com/api/v1/users?after=`+next+`&limit=2>; rel="next"`)
@@ -225,20 +216,23 @@ func (f *fakePages) call(ctx context.Context, after string) ([]int, *okta.APIRes
 func (f *fakePages) began() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var out []string
-	for _, e := range f.events {
-		if a, ok := strings.CutPrefix(e, "begin "); ok {
-			out = append(out, a)
-		}
-	}
-	return out
+	return slices.Clone(f.begun)
 }
 
-// testRun is a run with the collector's retry policy and no sink.
-func testRun(t *testing.T) *run {
-	t.Helper()
-	c, _ := fakeOrg(t, bigTenant(1, 0, 0), Config{}, nil)
-	return &run{c: c, counts: map[string]int{}}
+// closedWithin reports whether ch is closed within d.
+func closedWithin(ch <-chan struct{}, d time.Duration) bool {
+	select {
+	case <-ch:
+		return true
+	case <-time.After(d):
+		return false
+	}
+}
+
+// testRun is a run with the default retry policy and no sink: readList
+// needs no more of a collector when the calls are fakes.
+func testRun() *run {
+	return &run{c: &Collector{}, counts: map[string]int{}}
 }
 
 // TestReadListReadsAtMostOnePageAhead stores each page only once the
@@ -247,14 +241,12 @@ func testRun(t *testing.T) *run {
 // in flight beyond the one being stored, not the whole list.
 func TestReadListReadsAtMostOnePageAhead(t *testing.T) {
 	f := newFakePages(6, 2)
-	r := testRun(t)
+	r := testRun()
 	var got []int
 	var nexts []string
 	err := readList(context.Background(), r, "/api/v1/users", "", f.call, func(page int, endpoint string, items []int, next string) error {
 		if next != "" {
-			select {
-			case <-f.ended[next]:
-			case <-time.After(30 * time.Second):
+			if !closedWithin(f.ended[next], 30*time.Second) {
 				return fmt.Errorf("page %d: the page after it (%s) was never requested while it was stored", page, next)
 			}
 			// A reader that ran ahead would start the request within
@@ -294,7 +286,7 @@ func TestReadListFailures(t *testing.T) {
 	t.Run("a page fails", func(t *testing.T) {
 		f := newFakePages(5, 2)
 		f.fail["c3"] = errors.New("connection reset by peer")
-		r := testRun(t)
+		r := testRun()
 		r.c.retry.Attempts = 1
 		var stored []string
 		err := readList(context.Background(), r, "/api/v1/users", "", f.call, func(page int, _ string, _ []int, next string) error {
@@ -311,7 +303,7 @@ func TestReadListFailures(t *testing.T) {
 	})
 	t.Run("storing fails", func(t *testing.T) {
 		f := newFakePages(5, 2)
-		r := testRun(t)
+		r := testRun()
 		errFull := errors.New("disk full")
 		var stored int
 		err := readList(context.Background(), r, "/api/v1/users", "", f.call, func(page int, _ string, _ []int, _ string) error {
@@ -359,11 +351,7 @@ func TestAppUsersReadBeforeSettings(t *testing.T) {
 			case strings.HasSuffix(r.URL.Path, "/users") && strings.HasPrefix(r.URL.Path, "/api/v1/apps/"):
 				once.Do(func() { close(appUsersAsked) })
 			case strings.HasSuffix(r.URL.Path, "/features/USER_PROVISIONING"):
-				select {
-				case <-appUsersAsked:
-					early.Store(true)
-				case <-time.After(30 * time.Second):
-				}
+				early.Store(closedWithin(appUsersAsked, 30*time.Second))
 			}
 			next.ServeHTTP(w, r)
 		})

@@ -444,6 +444,16 @@ func TestCollectBrokenResponses(t *testing.T) {
 			want: []string{"GET /api/v1/users (page 2", "empty body"},
 		},
 		{
+			// The header the reader starts the next page from: the page
+			// must fail by name, not be read past or read short.
+			name: "malformed Link header on the second users page",
+			wrap: breakNth("/api/v1/users", 2, func(w http.ResponseWriter, body []byte, h http.Header) {
+				h.Set("Link", `https://big.okta.com/api/v1/users?after=x; rel="next"`)
+				writeWith(w, h, http.StatusOK, body)
+			}),
+			want: []string{"GET /api/v1/users (page 2, after=00ubig00000000000199)", "malformed Link header"},
+		},
+		{
 			name: "truncated app users page",
 			wrap: breakNth("/api/v1/apps/0oabigo365/users", 1, func(w http.ResponseWriter, body []byte, h http.Header) {
 				writeWith(w, h, http.StatusOK, body[:len(body)-1])
